@@ -49,6 +49,15 @@ export interface IdDoc {
   termPagoGlosa?: string;
   termPagoDias?: number;
   fchVenc?: string;
+  /** `TipoFactEsp` (Documento only): 1 = factura de inicio. */
+  tipoFactEsp?: 1;
+}
+
+/** `Emisor/GuiaExport` (Documento only): guía de despacho issued for an export. */
+export interface GuiaExport {
+  cdgTraslado?: number;
+  folioAut?: number;
+  fchAut?: string;
 }
 
 export interface Emisor {
@@ -69,11 +78,24 @@ export interface Emisor {
   cdgVendedor?: string;
   /** Software provider RUT (boletas, `RUTProvSW`). */
   rutProvSw?: string;
+  /** Documento only. */
+  guiaExport?: GuiaExport;
+  /** Exportaciones only (`CodAdicSucur`). */
+  codAdicSucur?: string;
+  /** Documento and Exportaciones (`IdAdicEmisor`). */
+  idAdicEmisor?: string;
+  /** Documento only (`RUTProveedor`, `RznSocProveedor`). */
+  rutProveedor?: string;
+  rznSocProveedor?: string;
 }
 
 export interface Extranjero {
   numId?: string;
   nacionalidad?: string;
+  /** Documento only (`TipoDocID`, 1|2). */
+  tipoDocId?: number;
+  /** Exportaciones only (`IdAdicRecep`). */
+  idAdicRecep?: string;
 }
 
 export interface Receptor {
@@ -187,12 +209,27 @@ export interface Totales {
   vlrPagar?: number;
 }
 
+/** `OtraMoneda/ImpRetOtrMnda` (Documento only). */
+export interface ImpRetOtrMnda {
+  tipoImpOtrMnda: number;
+  tasaImpOtrMnda?: number;
+  vlrImpOtrMnda: number;
+}
+
 export interface OtraMoneda {
   tpoMoneda: string;
   tpoCambio?: number;
   mntNetoOtrMnda?: number;
   mntExeOtrMnda?: number;
+  /** Documento only. */
+  mntFaeCarneOtrMnda?: number;
+  /** Documento only. */
+  mntMargComOtrMnda?: number;
   ivaOtrMnda?: number;
+  /** Documento only. */
+  impRetOtrMnda?: ImpRetOtrMnda[];
+  /** Documento only. */
+  ivaNoRetOtrMnda?: number;
   mntTotOtrMnda: number;
 }
 
@@ -201,9 +238,51 @@ export interface CdgItem {
   vlrCodigo: string;
 }
 
+/** `SubDscto` (TipoDscto/ValorDscto) and `SubRecargo` (TipoRecargo/ValorRecargo). */
 export interface SubDsctoRecargo {
   tipo: '%' | '$';
   valor: number;
+}
+
+/** `Detalle/Retenedor` (Documento only): retention agent data of the line. */
+export interface Retenedor {
+  indAgente: 'R';
+  mntBaseFaena?: number;
+  mntMargComer?: number;
+  prcConsFinal?: number;
+}
+
+/** `Detalle/Subcantidad`. */
+export interface Subcantidad {
+  subQty: number;
+  subCod: string;
+  /** Exportaciones only. */
+  tipCodSubQty?: string;
+}
+
+/** `Detalle/OtrMnda` (Documento, Exportaciones): the line price in another currency. */
+export interface OtrMnda {
+  prcOtrMon: number;
+  moneda: string;
+  fctConv?: number;
+  dctoOtrMnda?: number;
+  recargoOtrMnda?: number;
+  /** Mandatory in Exportaciones. */
+  montoItemOtrMnda?: number;
+}
+
+/** `Detalle/InfoTicket` (boletas only: tickets for shows). */
+export interface InfoTicket {
+  folioTicket: number;
+  fchGenera: string;
+  nmbEvento: string;
+  tpoTicket: string;
+  cdgEvento: string;
+  fchEvento: string;
+  lugarEvento: string;
+  ubicEvento: string;
+  filaUbicEvento?: string;
+  asntoUbicEvento?: string;
 }
 
 export interface Detalle {
@@ -229,6 +308,22 @@ export interface Detalle {
   recargoMonto?: number;
   /** Additional tax codes applying to this line (≤2). */
   codImpAdic?: number[];
+  /** Documento only. */
+  retenedor?: Retenedor;
+  /** ≤5 (not boletas). */
+  subcantidad?: Subcantidad[];
+  /** Documento and Exportaciones. */
+  otrMnda?: OtrMnda;
+  /** ≤5 (Documento and Exportaciones). */
+  subDscto?: SubDsctoRecargo[];
+  /** ≤5 (Documento and Exportaciones). */
+  subRecargo?: SubDsctoRecargo[];
+  /** Boletas only: 1 or 2 (`ItemEspectaculo`). */
+  itemEspectaculo?: number;
+  /** Boletas only: the principal's RUT for this line (`RUTMandante`). */
+  rutMandante?: string;
+  /** Boletas only. */
+  infoTicket?: InfoTicket;
   /** Integer pesos; decimals allowed in export documents; negative only in 43. */
   montoItem: number;
 }
@@ -257,6 +352,43 @@ export interface Referencia {
   razonRef?: string;
   /** Boletas: `CodRef` in Referencia is free text (e.g. `SET`). */
   codRefBoleta?: string;
+  /** Exportaciones only (`IdAdicOtr`). */
+  idAdicOtr?: string;
+  /** Boletas only (`CodVndor`, `CodCaja`). */
+  codVndor?: string;
+  codCaja?: string;
+}
+
+/** `SubTotInfo` (≤20): informative subtotals. */
+export interface SubTotInfo {
+  nroSti: number;
+  /** Mandatory except in boletas. */
+  glosaSti?: string;
+  ordenSti?: number;
+  subTotNetoSti?: number;
+  subTotIvaSti?: number;
+  subTotAdicSti?: number;
+  subTotExeSti?: number;
+  valSubtotSti?: number;
+  lineasDeta?: number[];
+}
+
+/** `GeoRefEmision` (Documento, boletas). */
+export interface GeoRefEmision {
+  latitudEmision: string;
+  longitudEmision: string;
+  sistemaReferencia: number;
+}
+
+/** `ManejoMadera` (Documento only: wood transport guías). */
+export interface ManejoMadera {
+  comunaRolOrigen: number;
+  mnzRolOrigen: number;
+  prdRolOrigen: number;
+  codPlanConaf: string;
+  latitudOrigenMadera: string;
+  longitudOrigenMadera: string;
+  sistemareferenciaMadera: number;
 }
 
 /** 43's per-line commissions (`Comisiones` after the references). */
@@ -289,6 +421,10 @@ export interface Dte {
   dscRcgGlobal?: DscRcgGlobal[];
   referencia?: Referencia[];
   comisiones?: Comision[];
+  /** `SubTotInfo` (≤20). */
+  subTotInfo?: SubTotInfo[];
+  geoRefEmision?: GeoRefEmision;
+  manejoMadera?: ManejoMadera;
 }
 
 /** The natural key of a DTE, and its slug `76354771-K--33--170`. */

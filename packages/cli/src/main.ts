@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+/**
+ * `timbre`: the command line. Stable interface for users and scripts; exit codes: 0 success,
+ * 1 verification failed / document rejected, 2 usage or input error.
+ */
+import { Command, CommanderError } from 'commander';
+import { runFixtures } from './commands/fixtures.js';
+import { runBuild } from './commands/build.js';
+import { runVerify } from './commands/verify.js';
+import { runParse } from './commands/parse.js';
+import { reportError } from './output.js';
+
+const program = new Command();
+program
+  .name('timbre')
+  .description('Chilean electronic tax documents (DTE) for the SII: build, stamp, sign and verify')
+  .version('0.1.0')
+  .exitOverride();
+
+program
+  .command('fixtures')
+  .description('generate test material: a certificate carrying a RUT, a fake "SII" key (DIR/trust/<IDK>.pem) and one CAF per document type — NOT valid for the real SII')
+  .argument('<dir>', 'output directory')
+  .option('--rut <rut>', 'issuer RUT of the CAFs', '76086428-5')
+  .option('--razon-social <name>', 'issuer name written in the CAFs')
+  .option('--signer-rut <rut>', 'RUT carried by the test certificate', '12345678-5')
+  .option('--password <pw>', 'PKCS#12 password', 'timbre')
+  .option('--folios <D:H>', 'folio range of every CAF', '1:1000')
+  .option('--fecha <YYYY-MM-DD>', 'CAF authorization date (FA); default today')
+  .option('--tipos <list>', 'comma-separated document types; default all twelve')
+  .action(async (dir: string, o) => {
+    process.exitCode = await runFixtures(dir, o);
+  });
+
+const dte = program.command('dte').description('build, verify and parse DTEs');
+dte
+  .command('build')
+  .description('build, stamp (TED) and sign one document or a list; with --envelope, a signed EnvioDTE (EnvioBOLETA for 39/41)')
+  .argument('<input>', 'JSON file with one document or a list (see schemas/dte-input.schema.json); - for stdin')
+  .requiredOption('--cert <p12>', 'PKCS#12 (.p12/.pfx) certificate of the signer')
+  .option('--cert-password <pw>', 'certificate password (or TIMBRE_CERT_PASSWORD)')
+  .requiredOption('--caf <file>', 'CAF file; repeat for several types or ranges', collect, [])
+  .option('--envelope <target>', 'wrap in a signed envelope for the SII (sii) or for the buyer (receiver)')
+  .option('--resolution <NUM:YYYY-MM-DD>', 'company authorization (NroResol:FchResol); 0 in certificación')
+  .option('--now <iso>', 'signing time (TSTED, TmstFirma, TmstFirmaEnv); same input and --now give identical bytes')
+  .option('--folio <n>', 'first folio to use when the input has none (default: the start of the CAF range)')
+  .option('--trust <dir>', 'verify the CAFs against the SII public keys in DIR (<IDK>.pem)')
+  .option('--non-latin1 <policy>', 'characters outside ISO-8859-1: replace (explicit table) or refuse', 'replace')
+  .requiredOption('-o, --output <file>', 'output XML file (a directory for a list without --envelope)')
+  .action(async (input: string, o) => {
+    process.exitCode = await runBuild(input, o);
+  });
+dte
+  .command('verify')
+  .description('verify signed SII XML: XSD (with --schemas), every XMLDSig, every TED against its CAF, CAFs against trusted keys (with --trust), totals')
+  .argument('<files...>', 'XML files')
+  .option('--schemas <dir>', 'directory with the SII XSD files (or TIMBRE_SII_SCHEMAS)')
+  .option('--trust <dir>', 'directory with the SII public keys, one PEM per key id: <IDK>.pem')
+  .option('--json', 'print a JSON report')
+  .action(async (files: string[], o) => {
+    process.exitCode = await runVerify(files, o);
+  });
+dte
+  .command('parse')
+  .description('print the typed model of a DTE, EnvioDTE or EnvioBOLETA as JSON')
+  .argument('<file>', 'XML file')
+  .action(async (file: string) => {
+    process.exitCode = await runParse(file);
+  });
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    process.exitCode = e.exitCode === 0 ? 0 : 2;
+  } else {
+    process.exitCode = reportError(e);
+  }
+}
