@@ -31,7 +31,7 @@ for (const f of files) {
   built.push(output);
 }
 console.log('3. Envelopes for the SII');
-const boletas = files.filter((f) => f === '39.json' || f === '41.json');
+const boletas: string[] = files.filter((f) => f === '39.json' || f === '41.json');
 const others = files.filter((f) => !boletas.includes(f));
 const { writeFile } = await import('node:fs/promises');
 const lists = [

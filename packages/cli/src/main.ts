@@ -26,7 +26,7 @@ program
   .option('--signer-rut <rut>', 'RUT carried by the test certificate', '12345678-5')
   .option('--password <pw>', 'PKCS#12 password', 'timbre')
   .option('--folios <D:H>', 'folio range of every CAF', '1:1000')
-  .option('--fecha <YYYY-MM-DD>', 'CAF authorization date (FA); default today')
+  .option('--fecha <YYYY-MM-DD>', 'CAF authorization date (FA); default 30 days ago')
   .option('--tipos <list>', 'comma-separated document types; default all twelve')
   .action(async (dir: string, o) => {
     process.exitCode = await runFixtures(dir, o);

@@ -50,6 +50,12 @@ export interface EmittedDte {
   timestamp: string;
 }
 
+/**
+ * Anything in a TED's text that C14N would write differently: an entity other than &amp; &lt; &gt;,
+ * a CR, a '>' in text, a single-quoted attribute. Without them the TED is already canonical.
+ */
+const NON_CANONICAL = /&(?!amp;|lt;|gt;)|\r|>[^<]*>|='/;
+
 /** ISO-8859-1 bytes of an emitted XML text. */
 export const toBytes = (xml: string): Buffer => encodeLatin1(xml);
 
@@ -96,7 +102,7 @@ export function emitDte(dte: Dte, opts: EmitOptions): EmittedDte {
 
   // The TED may be written with entities C14N would not use (&apos; in RSR, as the SII expects
   // in the DD); the Documento digest is over the canonical form.
-  const tedCanonical = canonicalize(parseXml(ted.xml).root, { mode: 'none' });
+  const tedCanonical = NON_CANONICAL.test(ted.xml) ? canonicalize(parseXml(ted.xml).root, { mode: 'none' }) : ted.xml;
   const documentoCanonical = tedCanonical === ted.xml ? documento : documento.replace(ted.xml, tedCanonical);
   const element = documentoElement(key.tipoDte as TipoDte);
   const withNs = `<${element} xmlns="${NS_SII}"${documentoCanonical.slice(element.length + 1)}`;

@@ -107,7 +107,7 @@ export function decodeXmlBytes(bytes: Uint8Array): Pick<XmlDocument, 'text' | 'e
     return { text: buf.toString('latin1'), encoding: 'ISO-8859-1', encodingGuessed: false, ...decl };
   }
   if (['windows-1252', 'cp1252', 'x-cp1252', 'win-1252'].includes(enc)) {
-    return { text: new TextDecoder('windows-1252').decode(buf), encoding: 'windows-1252', encodingGuessed: false, ...decl };
+    return { text: decodeWindows1252(buf), encoding: 'windows-1252', encodingGuessed: false, ...decl };
   }
   if (enc === 'utf-8' || enc === 'utf8') {
     return { text: decodeUtf8(buf), encoding: 'UTF-8', encodingGuessed: false, ...decl };
@@ -116,6 +116,20 @@ export function decodeXmlBytes(bytes: Uint8Array): Pick<XmlDocument, 'text' | 'e
     return { text: buf.toString('latin1'), encoding: 'ISO-8859-1', encodingGuessed: false, ...decl };
   }
   throw new TimbreError('ERR_XML_ENCODING', `unsupported XML encoding "${decl.declaredEncoding}"`, { actual: decl.declaredEncoding });
+}
+
+/** windows-1252 bytes 0x80..0x9F (WHATWG table); the other bytes are Latin-1. */
+const CP1252_HIGH =
+  '\u20AC\u0081\u201A\u0192\u201E\u2026\u2020\u2021\u02C6\u2030\u0160\u2039\u0152\u008D\u017D\u008F' +
+  '\u0090\u2018\u2019\u201C\u201D\u2022\u2013\u2014\u02DC\u2122\u0161\u203A\u0153\u009D\u017E\u0178';
+
+/**
+ * Decode windows-1252 by hand: Node 20's `TextDecoder('windows-1252')` decodes it as ISO-8859-1
+ * (0x80 → U+0080 instead of €), which would corrupt text and signatures.
+ */
+function decodeWindows1252(buf: Buffer): string {
+  const s = buf.toString('latin1');
+  return /[\x80-\x9f]/.test(s) ? s.replace(/[\x80-\x9f]/g, (c) => CP1252_HIGH.charAt(c.charCodeAt(0) - 0x80)) : s;
 }
 
 function decodeUtf8(buf: Buffer): string {
@@ -221,6 +235,12 @@ export function parseXml(input: Uint8Array | string, options: ParseOptions = {})
     if (failure) throw failure;
     if (e instanceof TimbreError) throw e;
     const msg = e instanceof Error ? e.message : String(e);
+    // A DOCTYPE saxes could not finish (unterminated internal subset) or met inside the root element
+    // is still a DOCTYPE: classify it as the forbidden feature, not as mere malformation.
+    const doctypeAt = text.lastIndexOf('<!DOCTYPE', parser.position);
+    if (doctypeAt >= 0 && (count === 0 || parser.position - doctypeAt <= 10)) {
+      throw new TimbreError('ERR_XML_FORBIDDEN_FEATURE', 'DOCTYPE declarations are not accepted (entity expansion and external entities are refused)', { cause: e });
+    }
     throw new TimbreError('ERR_XML_MALFORMED', `malformed XML: ${msg}`, { cause: e });
   }
   if (!root) throw new TimbreError('ERR_XML_MALFORMED', 'no root element');
