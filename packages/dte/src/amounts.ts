@@ -23,7 +23,10 @@ interface Dec {
 const TEN = 10n;
 const pow10 = (n: number): bigint => TEN ** BigInt(n);
 
+const isInt = (x: number): boolean => Number.isSafeInteger(x);
+
 function toDec(x: number): Dec {
+  if (isInt(x)) return x === 0 ? { neg: false, digits: 0n, exp: 0 } : { neg: x < 0, digits: BigInt(Math.abs(x)), exp: 0 };
   if (!Number.isFinite(x)) {
     throw new TimbreError('ERR_INPUT_INVALID', `amount ${String(x)} is not a finite number`, { actual: x });
   }
@@ -80,12 +83,14 @@ function checkDecimals(decimals: number): void {
  */
 export function roundHalfAway(x: number, decimals = 0): number {
   checkDecimals(decimals);
+  if (isInt(x)) return x === 0 ? 0 : x; // integers are exact: nothing to round (and no -0)
   return unitsToNumber(roundDecUnits(toDec(x), decimals), decimals);
 }
 
 /** `a × b`, computed exactly on the decimals a and b denote, rounded half away from zero. */
 export function multiplyRound(a: number, b: number, decimals = 0): number {
   checkDecimals(decimals);
+  if (isInt(a) && isInt(b) && isInt(a * b)) return a * b === 0 ? 0 : a * b;
   const da = toDec(a);
   const db = toDec(b);
   const p: Dec = { neg: da.neg !== db.neg, digits: da.digits * db.digits, exp: da.exp + db.exp };
@@ -122,6 +127,11 @@ export function divideRound(a: number, b: number, decimals = 0): number {
 /** Sum of amounts without binary drift (each term read as its 15-digit decimal), rounded to `decimals`. */
 export function sumRound(values: readonly number[], decimals = 0): number {
   checkDecimals(decimals);
+  if (values.every(isInt)) {
+    let t = 0;
+    for (const v of values) t += v;
+    if (isInt(t)) return t === 0 ? 0 : t;
+  }
   let exp = 0;
   const ds = values.map(toDec);
   for (const d of ds) exp = Math.min(exp, d.exp);
@@ -148,5 +158,6 @@ export function hasAtMostDecimals(x: number, decimals: number): boolean {
  */
 export function formatDecimal(x: number, maxDecimals: number): string {
   checkDecimals(maxDecimals);
+  if (isInt(x)) return x === 0 ? '0' : String(x);
   return unitsToString(roundDecUnits(toDec(x), maxDecimals), maxDecimals);
 }

@@ -465,7 +465,11 @@ export function inputToDte(input: DteInput, opts: InputToDteOptions = {}): Dte {
   };
   const optRut = (value: string | undefined, field: string) => (value === undefined ? undefined : rutOf(value, field));
   // Drop undefined members so that the model has no explicit `undefined` keys.
-  const clean = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+  const clean = <T extends object>(o: T): T => {
+    const r = o as Record<string, unknown>;
+    for (const k in r) if (r[k] === undefined) delete r[k];
+    return o;
+  };
 
   const folio = input.folio !== undefined && input.folio > 0 ? input.folio : opts.folio !== undefined && opts.folio > 0 ? opts.folio : 0;
 

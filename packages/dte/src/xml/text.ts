@@ -80,11 +80,13 @@ export function toLatin1Text(s: string, field: string, policy: NonLatin1Policy =
 }
 
 /** True when every code unit fits in one ISO-8859-1 byte. */
+// eslint-disable-next-line no-control-regex -- the range deliberately spans every Latin-1 code unit
 export const isLatin1 = (s: string): boolean => /^[\x00-\xFF]*$/.test(s);
 
 /** Encode a string already restricted to Latin-1 as ISO-8859-1 bytes (throws otherwise). */
 export function encodeLatin1(s: string): Buffer {
   if (!isLatin1(s)) {
+    // eslint-disable-next-line no-control-regex -- the range deliberately spans every Latin-1 code unit
     const m = /[^\x00-\xFF]/.exec(s);
     const cp = m ? (m[0].codePointAt(0) ?? 0) : 0;
     throw new TimbreError('ERR_CHAR_NOT_LATIN1', `character U+${cp.toString(16).toUpperCase()} cannot be written in ISO-8859-1`, {
