@@ -63,12 +63,12 @@ const input = parseDteInput(example);
 const opts = { cafs, signer: cert, now: NOW };
 
 let folio = 1;
-const docsPerS = rate(() => emitDte(inputToDte(input, { folio: folio++ }), opts));
-const dtes = Array.from({ length: 200 }, (_, i) => inputToDte(input, { folio: 5_000_000 + i }));
+const docsPerS = rate(() => emitDte(inputToDte(input, { folio: folio++, fchEmis: '2026-11-27' }), opts));
+const dtes = Array.from({ length: 200 }, (_, i) => inputToDte(input, { folio: 5_000_000 + i, fchEmis: '2026-11-27' }));
 const stampSignPerS = rate((i) => emitDte(dtes[i % dtes.length], opts));
 
 // ---- envelopes ----
-const emitted = Array.from({ length: 1000 }, (_, i) => emitDte(inputToDte(input, { folio: 9_000_000 + i }), opts));
+const emitted = Array.from({ length: 1000 }, (_, i) => emitDte(inputToDte(input, { folio: 9_000_000 + i, fchEmis: '2026-11-27' }), opts));
 const caratula = { rutEmisor: '76086428-5', rutEnvia: cert.rut, rutReceptor: '60803000-K', fchResol: '2026-11-01', nroResol: 0, tmstFirmaEnv: NOW };
 const envelope = {};
 for (const n of [1, 10, 100, 1000]) {

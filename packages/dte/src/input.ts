@@ -306,7 +306,7 @@ export const dteInputSchema = z
       .union([z.enum(tiposDteStr), z.literal([...TIPOS_DTE])], { error: `dte_type must be one of ${TIPOS_DTE.join(', ')}` })
       .meta(d('Document type (TipoDTE): 33 factura, 34 factura exenta, 39 boleta, 41 boleta exenta, 43 liquidación-factura, 46 factura de compra, 52 guía de despacho, 56 nota de débito, 61 nota de crédito, 110/111/112 factura / ND / NC de exportación')),
     folio: int(0, 9_999_999_999, 'Folio; absent or 0: allocated from the CAF').optional(),
-    fecha_emision: date('Issue date (FchEmis)'),
+    fecha_emision: date('Issue date (FchEmis). Optional: absent, it is the date of the signing time (the CLI\'s --now).').optional(),
     fecha_vencimiento: date('Payment due date (FchVenc)').optional(),
     forma_pago: z.union([z.literal(1), z.literal(2), z.literal(3)]).optional().meta(d('FmaPago: 1 contado, 2 crédito, 3 sin costo')),
     forma_pago_exportacion: int(1, 99, 'Exports: payment form, Aduana table (FmaPagExp), e.g. 1 COB1, 11 ACRED, 21 sin pago, 32 anticipo').optional(),
@@ -415,6 +415,8 @@ export interface InputToDteOptions {
   folio?: number;
   /** Characters outside ISO-8859-1: replaced from an explicit table (default) or refused. */
   nonLatin1?: NonLatin1Policy;
+  /** Issue date (YYYY-MM-DD) for an input without `fecha_emision`: the signing date. */
+  fchEmis?: string;
 }
 
 /** Where in the input each model element came from (to report rule violations with input paths). */
@@ -437,6 +439,8 @@ export function inputToDte(input: DteInput, opts: InputToDteOptions = {}): Dte {
   const inputError = (field: string, message: string) => issues.push(new TimbreError('ERR_INPUT_INVALID', `${field}: ${message}`, { field }));
 
   const tipo = Number(input.dte_type) as TipoDte;
+  const fchEmis = input.fecha_emision ?? opts.fchEmis ?? '';
+  if (!fchEmis) inputError('fecha_emision', 'fecha_emision is required (or a signing date must be given)');
   const boleta = isBoleta(tipo);
   const exp = isExportacion(tipo);
 
@@ -480,7 +484,7 @@ export function inputToDte(input: DteInput, opts: InputToDteOptions = {}): Dte {
   const idDoc: Dte['encabezado']['idDoc'] = clean({
     tipoDte: tipo,
     folio,
-    fchEmis: input.fecha_emision,
+    fchEmis,
     indNoRebaja: input.indicador_no_rebaja ? (1 as const) : undefined,
     tipoDespacho: input.tipo_despacho,
     indTraslado: input.indicador_traslado as 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | undefined,

@@ -118,7 +118,7 @@ describe('inputToDte: normalization', () => {
   });
 
   it('lines of 34, 41 and exports are exempt by default; exento:false in a 34 is a rule violation on that item', () => {
-    const j = JSON.parse(readFileSync(new URL('examples/dte/34.json', root), 'utf8')) as Record<string, unknown>;
+    const j = { fecha_emision: '2026-11-27', ...JSON.parse(readFileSync(new URL('examples/dte/34.json', root), 'utf8')) } as Record<string, unknown>;
     expect(inputToDte(parseDteInput(j)).detalle.map((d) => d.indExe)).toEqual([1, 1]);
     (j.items as Record<string, unknown>[])[0]!.exento = false;
     const e = caught(() => inputToDte(parseDteInput(j)));
@@ -126,12 +126,12 @@ describe('inputToDte: normalization', () => {
   });
 
   it('boletas: gross by default, montos_brutos false = net lines (IndMntNeto 2); emisor fields boletas lack are dropped', () => {
-    const j = JSON.parse(readFileSync(new URL('examples/dte/39.json', root), 'utf8')) as DteInput;
+    const j = { fecha_emision: '2026-11-27', ...JSON.parse(readFileSync(new URL('examples/dte/39.json', root), 'utf8')) } as DteInput;
     const gross = inputToDte(parseDteInput(j));
     expect(gross.encabezado.emisor.acteco).toEqual([]);
     expect(gross.encabezado.emisor.telefono).toBeUndefined(); // EnvioBOLETA Emisor has no Telefono/CorreoEmisor
     expect(gross.encabezado.emisor.correoEmisor).toBeUndefined();
-    expect(inputToDte(parseDteInput(JSON.parse(readFileSync(new URL('examples/dte/33.json', root), 'utf8')))).encabezado.emisor.telefono).toEqual(['+56 2 2345 6789']);
+    expect(inputToDte(parseDteInput({ fecha_emision: '2026-11-27', ...JSON.parse(readFileSync(new URL('examples/dte/33.json', root), 'utf8')) }), { fchEmis: '2026-11-27' }).encabezado.emisor.telefono).toEqual(['+56 2 2345 6789']);
     expect(gross.encabezado.totales).toEqual({ mntNeto: 42832, iva: 8138, mntTotal: 50970 });
     const net = inputToDte(parseDteInput({ ...j, montos_brutos: false }));
     expect(net.encabezado.idDoc.indMntNeto).toBe(2);
@@ -140,7 +140,7 @@ describe('inputToDte: normalization', () => {
   });
 
   it('retenciones [{codigo: 15}] flags the affected lines; a stated wrong amount is reported on its field', () => {
-    const j = JSON.parse(readFileSync(new URL('examples/dte/46.json', root), 'utf8')) as Record<string, unknown>;
+    const j = { fecha_emision: '2026-11-27', ...JSON.parse(readFileSync(new URL('examples/dte/46.json', root), 'utf8')) } as Record<string, unknown>;
     expect(inputToDte(parseDteInput(j)).detalle.map((d) => d.codImpAdic)).toEqual([[15], [15]]);
     j.retenciones = [{ codigo: 15, monto: 80000 }];
     const e = caught(() => inputToDte(parseDteInput(j)));
@@ -190,12 +190,12 @@ describe('inputToDte: stated totals and rules', () => {
   });
 
   it('reports rule violations with input paths and SII codes', () => {
-    const nc = JSON.parse(readFileSync(new URL('examples/dte/61.json', root), 'utf8')) as Record<string, unknown>;
+    const nc = { fecha_emision: '2026-11-27', ...JSON.parse(readFileSync(new URL('examples/dte/61.json', root), 'utf8')) } as Record<string, unknown>;
     delete nc.referencias;
     const e = caught(() => inputToDte(parseDteInput(nc)));
     expect(e.issues.map((i) => [i.code, i.field, i.siiCode])).toEqual([['ERR_RULE_VIOLATION', 'referencias', 'REF-3-415']]);
 
-    const guia = JSON.parse(readFileSync(new URL('examples/dte/52.json', root), 'utf8')) as Record<string, unknown>;
+    const guia = { fecha_emision: '2026-11-27', ...JSON.parse(readFileSync(new URL('examples/dte/52.json', root), 'utf8')) } as Record<string, unknown>;
     delete guia.indicador_traslado;
     delete (guia.transporte as Record<string, unknown>).comuna_destino;
     guia.receptor = { ...(guia.receptor as object), rut: '66666666-6' };
@@ -218,7 +218,7 @@ describe('inputToDte: stated totals and rules', () => {
   });
 
   it('checks the IVA of commissions', () => {
-    const j = JSON.parse(readFileSync(new URL('examples/dte/43.json', root), 'utf8')) as Record<string, unknown>;
+    const j = { fecha_emision: '2026-11-27', ...JSON.parse(readFileSync(new URL('examples/dte/43.json', root), 'utf8')) } as Record<string, unknown>;
     (j.comisiones as Record<string, unknown>[])[0]!.valor_iva = 29000;
     const e = caught(() => inputToDte(parseDteInput(j)));
     expect(e.issues.map((i) => [i.field, i.expected])).toEqual([['comisiones[0].valor_iva', 29792]]);
@@ -252,7 +252,7 @@ describe('JSON Schema', () => {
     };
     expect(s.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
     expect(s.additionalProperties).toBe(false);
-    expect(s.required).toEqual(['dte_type', 'fecha_emision', 'emisor', 'receptor', 'items']);
+    expect(s.required).toEqual(['dte_type', 'emisor', 'receptor', 'items']);
     expect(s.properties.dte_type?.description).toMatch(/TipoDTE/);
     expect(s.properties.emisor?.properties?.rut?.description).toMatch(/RUTEmisor/);
     expect(s.properties.indicador_traslado?.description).toMatch(/IndTraslado/);
@@ -266,5 +266,25 @@ describe('JSON Schema', () => {
   it('TimbreError fields survive JSON (for application/problem+json)', () => {
     const e = new TimbreError('ERR_TOTALS_MISMATCH', 'x', { field: 'totales.iva', expected: 1, actual: 2 });
     expect(JSON.parse(JSON.stringify(e))).toEqual({ code: 'ERR_TOTALS_MISMATCH', message: 'x', field: 'totales.iva', expected: 1, actual: 2 });
+  });
+});
+
+describe('fecha_emision', () => {
+  const base = () => {
+    const j = JSON.parse(readFileSync(new URL('../../../examples/dte/33.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+    delete j.fecha_emision;
+    return parseDteInput(j);
+  };
+  it('defaults to the signing date given by the caller, and the input wins when it has one', () => {
+    expect(inputToDte(base(), { fchEmis: '2026-12-01' }).encabezado.idDoc.fchEmis).toBe('2026-12-01');
+    expect(inputToDte({ ...base(), fecha_emision: '2026-11-30' }, { fchEmis: '2026-12-01' }).encabezado.idDoc.fchEmis).toBe('2026-11-30');
+  });
+  it('is required when neither the input nor the caller gives it', () => {
+    try {
+      inputToDte(base());
+      expect.unreachable();
+    } catch (e) {
+      expect((e as TimbreValidationError).issues.map((i) => [i.code, i.field])).toContainEqual(['ERR_INPUT_INVALID', 'fecha_emision']);
+    }
   });
 });

@@ -66,7 +66,7 @@ export async function runBuild(inputFile: string, o: BuildOptions): Promise<numb
       const input = parseDteInput(raw);
       const tipo = Number(input.dte_type);
       const folio = input.folio && input.folio > 0 ? input.folio : allocate(normalizeRut(input.emisor.rut, 'emisor.rut'), tipo);
-      const dte = inputToDte(input, { folio, nonLatin1: policy });
+      const dte = inputToDte(input, { folio, nonLatin1: policy, fchEmis: timestamp.slice(0, 10) });
       return emitDte(dte, { cafs, signer: cert, now: timestamp, nonLatin1: policy });
     } catch (e) {
       if (list.length > 1 && e instanceof TimbreError) {
