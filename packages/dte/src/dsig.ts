@@ -32,7 +32,7 @@ const XML_NS = 'http://www.w3.org/XML/1998/namespace';
 
 const SIGNATURE_METHODS: Readonly<Record<string, 'sha1' | 'sha256'>> = { [RSA_SHA1]: 'sha1', [RSA_SHA256]: 'sha256' };
 const DIGEST_METHODS: Readonly<Record<string, 'sha1' | 'sha256'>> = { [SHA1]: 'sha1', [SHA256]: 'sha256' };
-const DEFAULT_MODES: readonly NsMode[] = ['in-context', 'default-only', 'none'];
+const DEFAULT_MODES: readonly NsMode[] = ['in-context', 'default-only', 'none', 'with-sii-ns', 'without-sii-ns'];
 
 // ------------------------------------------------------------------------------------------------
 // Signing
@@ -569,7 +569,8 @@ function contextKey(boundary: XmlElement, mode: NsMode): string {
     if (mode === 'in-context') for (const a of p.attributes) if (a.uri === XML_NS) level.push('xml', a.local, a.value);
     levels.push(level);
   }
-  return JSON.stringify(levels);
+  // The SII-namespace modes also change declarations at and below the boundary.
+  return JSON.stringify([mode === 'with-sii-ns' || mode === 'without-sii-ns' ? mode : '', levels]);
 }
 
 function isInside(el: XmlElement, ancestor: XmlElement): boolean {

@@ -128,6 +128,12 @@ function verifyDteElement(el: XmlElement, doc: XmlDocument, opts: VerifyOptions)
   const sig = child(el, 'Signature');
   if (sig) {
     out.signature = verifySignature(sig);
+    if (out.signature.valid && !out.signature.certificate) {
+      out.warnings.push('the signer certificate is unreadable: the signature was checked with KeyInfo/KeyValue only, the signer is not identified');
+    }
+    if (out.signature.valid && out.signature.keyMatchesCertificate === false) {
+      out.warnings.push('KeyValue does not match the certificate (the SII requires them to match)');
+    }
     if (!out.signature.valid) out.errors.push({ code: out.signature.error?.code ?? 'ERR_SIGNATURE_INVALID', message: `DTE signature: ${out.signature.error?.message ?? 'invalid'}` });
   } else {
     out.errors.push({ code: 'ERR_SIGNATURE_MISSING', message: 'the DTE has no Signature' });

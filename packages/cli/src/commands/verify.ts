@@ -54,14 +54,15 @@ export async function verifyFile(
   }
   let schema: FileReport['schema'];
   if (ctx.schemas && doc) {
-    let xmlBytes: Uint8Array = bytes;
+    // libxml2 in WebAssembly knows only UTF-8 and Latin-1: hand it the decoded text as UTF-8.
     // Files downloaded from the SII or receivers often lack the namespace: add it for the schema only.
+    let text = doc.text;
     if (!doc.root.uri) {
-      const t = doc.text;
       const at = doc.root.start + 1 + doc.root.name.length;
-      const text = `${t.slice(0, at)} xmlns="http://www.sii.cl/SiiDte"${t.slice(at)}`.replace(/^<\?xml[^?]*\?>/, '<?xml version="1.0" encoding="UTF-8"?>');
-      xmlBytes = Buffer.from(text, 'utf8');
+      text = `${text.slice(0, at)} xmlns="http://www.sii.cl/SiiDte"${text.slice(at)}`;
     }
+    text = text.replace(/^\uFEFF?<\?xml[^?]*\?>/, '<?xml version="1.0" encoding="UTF-8"?>');
+    const xmlBytes = Buffer.from(text, 'utf8');
     const boleta = report.documents.length === 1 && [39, 41].includes(report.documents[0]?.tipoDte ?? 0);
     schema = (await ctx.schemas.validate(xmlBytes, doc.root.local, boleta)) ?? { skipped: `no schema for root element ${doc.root.local}` };
     if ('valid' in schema && !schema.valid) report.valid = false;

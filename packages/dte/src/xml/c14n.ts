@@ -12,7 +12,19 @@
 import type { XmlAttribute, XmlDocument, XmlElement } from './parse.js';
 import { escapeAttr, escapeText } from './text.js';
 
-export type NsMode = 'in-context' | 'default-only' | 'none';
+/**
+ * - `in-context`: every declaration in scope (standard C14N of a document subset).
+ * - `default-only`: above the boundary only the default namespace (DTE signed standalone, spliced
+ *   into an envelope that also declares `xmlns:xsi`).
+ * - `none`: nothing from above the boundary (DTE signed with no namespace, spliced).
+ * - `with-sii-ns`: as `none`, plus the SII namespace as default when none is in scope: the signer saw
+ *   `<DTE xmlns="http://www.sii.cl/SiiDte">`, the file lost it in transit (SII downloads, cordada#15).
+ * - `without-sii-ns`: as `none`, ignoring every `xmlns="http://www.sii.cl/SiiDte"`: the signer saw no
+ *   namespace, someone added it afterwards (cleaners that "fix" received files).
+ */
+export type NsMode = 'in-context' | 'default-only' | 'none' | 'with-sii-ns' | 'without-sii-ns';
+
+const SII_NS = 'http://www.sii.cl/SiiDte';
 
 export interface CanonicalizeOptions {
   /** How namespace declarations made strictly above `boundary` are kept (default `in-context`: all). */
@@ -99,6 +111,7 @@ export function canonicalize(el: XmlElement, opts: CanonicalizeOptions = {}): st
   const boundary = opts.boundary ?? el;
   const exclude = opts.excludeElement;
   const withComments = opts.withComments === true;
+  const stripSii = mode === 'without-sii-ns';
   if (el === exclude) return '';
 
   // Ancestors, nearest first; `above` marks those strictly above the boundary.
@@ -117,10 +130,12 @@ export function canonicalize(el: XmlElement, opts: CanonicalizeOptions = {}): st
     const above = k >= boundaryIndex;
     for (const d of a.nsDecls) {
       if (above && mode !== 'in-context' && !(mode === 'default-only' && d.prefix === '')) continue;
+      if (stripSii && d.prefix === '' && d.uri === SII_NS) continue;
       scope.set(d.prefix, d.uri);
     }
   }
-  for (const d of el.nsDecls) scope.set(d.prefix, d.uri);
+  for (const d of el.nsDecls) if (!(stripSii && d.prefix === '' && d.uri === SII_NS)) scope.set(d.prefix, d.uri);
+  if (mode === 'with-sii-ns' && !scope.get('')) scope.set('', SII_NS);
 
   // Apex start tag: every namespace in scope (but xmlns="" and the xml prefix).
   const nsList: Array<[string, string]> = [];
@@ -173,6 +188,7 @@ export function canonicalize(el: XmlElement, opts: CanonicalizeOptions = {}): st
           let changed: Array<[string, string]> | null = null;
           for (const d of c.nsDecls) {
             if (d.prefix === 'xml') continue;
+            if (stripSii && d.prefix === '' && d.uri === SII_NS) continue;
             const cur = s.get(d.prefix) ?? (d.prefix === '' ? '' : undefined);
             if (cur === d.uri) continue; // redundant (xmlns="" where no default is in effect included)
             if (changed === null) {
