@@ -99,7 +99,7 @@ export function verifyXml(input: Uint8Array | string, opts: VerifyOptions = {}):
     documents.every((d) => d.valid) &&
     envelopeSignatures.every((s) => s.valid) &&
     (caratula?.problems.length ?? 0) === 0;
-  return { root: root.local, encoding: doc.encoding, envelopeSignatures, documents, errors, valid, doc };
+  return { root: root.local, encoding: doc.encoding, envelopeSignatures, ...(caratula ? { caratula } : {}), documents, errors, valid, doc };
 }
 
 function insideTed(el: XmlElement): boolean {
