@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-export const cliPath = path.join(repoRoot, 'packages/cli/dist/main.js');
+export const cliPath = path.join(repoRoot, 'packages/cli/bin/timbre.js');
 export const schemasDir = process.env.TIMBRE_SII_SCHEMAS ?? path.resolve(repoRoot, '../shared/sii/schemas');
 export const siiKeysDir = path.resolve(schemasDir, '../keys');
 export const examplesDir = path.join(repoRoot, 'examples/dte');
