@@ -4,6 +4,7 @@
  * public key parts written into KeyInfo/KeyValue.
  */
 import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { TimbreError } from './errors.js';
 
 export interface SigningKey {
   privateKey: KeyObject;
@@ -20,6 +21,11 @@ export function signingKeyFromPem(privateKeyPem: string, certificatePem: string)
   const privateKey = createPrivateKey(privateKeyPem);
   const cert = new X509Certificate(certificatePem);
   const jwk = createPublicKey(privateKey).export({ format: 'jwk' }) as { n: string; e: string };
+  const certJwk = cert.publicKey.export({ format: 'jwk' }) as { n?: string; e?: string };
+  // A mismatched pair signs documents the SII rejects (firma inválida): refuse it here.
+  if (certJwk.n !== jwk.n || certJwk.e !== jwk.e) {
+    throw new TimbreError('ERR_CERT_MALFORMED', 'the private key does not belong to the certificate');
+  }
   return {
     privateKey,
     certificateDer: Buffer.from(cert.raw),
