@@ -202,6 +202,9 @@ describe('broken and hostile inputs', () => {
     expect(r.status).toBe(1);
     expect(r.report.report.documents[0].signature.digestValid).toBe(false);
     expect(codes(r.report)).toContain('ERR_TOTALS_MISMATCH');
+    // The independent oracles agree.
+    expect(xmlsecVerify(f, path.join(fx, 'cert.pem'), ['Documento']).status).not.toBe(0);
+    expect(opensslVerifyTed(readFileSync(f), cafOf(33)).out).toContain('Verified OK'); // the TED's DD was not touched
   });
 
   it('a swapped certificate fails', () => {
@@ -214,6 +217,7 @@ describe('broken and hostile inputs', () => {
     const r = verifyJson(f);
     expect(r.status).toBe(1);
     expect(r.report.report.documents[0].signature.valid).toBe(false);
+    expect(xmlsecVerify(f, path.join(fx, 'cert.pem'), ['Documento']).status).not.toBe(0);
   });
 
   it('a TED of another folio is detected', () => {

@@ -84,7 +84,9 @@ export function opensslVerifyTed(xmlBytes: Buffer, cafFile: string, index = 0): 
 
 /** xmlsec1 verification of the signature found by an XPath, trusting the test certificate. */
 export function xmlsecVerify(file: string, certPem: string, idAttrs: string[], nodeXpath?: string): { status: number; out: string } {
-  const args = ['--verify', '--trusted-pem', certPem, ...idAttrs.flatMap((a) => ['--id-attr:ID', a])];
+  // --enabled-key-data x509: only the embedded certificate, chained to the trusted one, is used (by
+  // default xmlsec1 would accept any KeyValue the document carries).
+  const args = ['--verify', '--trusted-pem', certPem, '--enabled-key-data', 'x509', ...idAttrs.flatMap((a) => ['--id-attr:ID', a])];
   if (nodeXpath) args.push('--node-xpath', nodeXpath);
   args.push(file);
   return tool('xmlsec1', args);
