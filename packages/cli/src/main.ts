@@ -39,6 +39,7 @@ dte
   .argument('<input>', 'JSON file with one document or a list (see schemas/dte-input.schema.json); - for stdin')
   .requiredOption('--cert <p12>', 'PKCS#12 (.p12/.pfx) certificate of the signer')
   .option('--cert-password <pw>', 'certificate password (or TIMBRE_CERT_PASSWORD)')
+  .option('--signer-rut <rut>', "the signer's RUT, for certificates that do not carry it")
   .requiredOption('--caf <file>', 'CAF file; repeat for several types or ranges', collect, [])
   .option('--envelope <target>', 'wrap in a signed envelope for the SII (sii) or for the buyer (receiver)')
   .option('--resolution <NUM:YYYY-MM-DD>', 'company authorization (NroResol:FchResol); 0 in certificación')

@@ -14,6 +14,7 @@ import {
   schemasDir,
   timbre,
   tmpDir,
+  tool,
   xmllintSchema,
   xmlsecVerify,
 } from './helpers.js';
@@ -274,6 +275,25 @@ describe('broken and hostile inputs', () => {
       expect(r.status, name).toBe(1);
       expect(codes(r.report), name).toContain(code);
     }
+  });
+});
+
+describe('certificates', () => {
+  it('a certificate without RUT is refused with a clear error, and accepted with --signer-rut', () => {
+    const dir = tmpDir('timbre-norut-');
+    const key = path.join(dir, 'k.pem');
+    const crt = path.join(dir, 'c.pem');
+    const p12 = path.join(dir, 'c.p12');
+    expect(tool('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=Sin RUT', '-days', '30', '-keyout', key, '-out', crt]).status).toBe(0);
+    expect(tool('openssl', ['pkcs12', '-export', '-inkey', key, '-in', crt, '-out', p12, '-passout', 'pass:x']).status).toBe(0);
+    const args = ['dte', 'build', path.join(examplesDir, '33.json'), '--cert', p12, '--cert-password', 'x', '--caf', cafOf(33), '-o', path.join(dir, 'o.xml')];
+    const r = timbre(args);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('ERR_CERT_NO_RUT');
+    const ok = timbre([...args, '--envelope', 'sii', '--signer-rut', '11.111.111-1']);
+    expect(ok.status).toBe(0);
+    expect(readFileSync(path.join(dir, 'o.xml'), 'latin1')).toContain('<RutEnvia>11111111-1</RutEnvia>');
+    expect(timbre([...args, '--cert-password', 'wrong']).stderr).toContain('ERR_CERT_BAD_PASSWORD');
   });
 });
 

@@ -36,3 +36,14 @@ export function siiTimestamp(at: Date | string = new Date()): string {
 
 /** The date part of an SII timestamp. */
 export const siiDate = (ts: string): string => ts.slice(0, 10);
+
+/** The instant of a zone-less SII timestamp read as Chilean local time (UTC−3 or UTC−4). */
+export function siiTimestampToDate(ts: string): Date {
+  const local = siiTimestamp(ts);
+  const base = Date.parse(`${local}Z`);
+  for (const hours of [3, 4, 5]) {
+    const d = new Date(base + hours * 3600_000);
+    if (siiTimestamp(d) === local) return d;
+  }
+  return new Date(base + 3 * 3600_000); // a local time skipped by a DST change
+}

@@ -12,7 +12,8 @@ import { verifyTed, type TedReport } from './ted.js';
 import { readDte } from './dte-xml/read.js';
 import { checkTotals, type TotalsCheck } from './totals-check.js';
 import { dteSlug, type Dte } from './model.js';
-import { isBoleta, type TipoDte } from './tipos.js';
+import { cafExpires, isBoleta, type TipoDte } from './tipos.js';
+import { addCalendarMonths } from './caf.js';
 
 export interface ProblemJson {
   code: TimbreErrorCode | string;
@@ -158,6 +159,12 @@ function verifyDteElement(el: XmlElement, doc: XmlDocument, opts: VerifyOptions)
     if (!out.ted.valid) {
       const mism = out.ted.fieldMismatches.map((m) => `${m.field}: TED ${m.ted} ≠ document ${m.document}`).join('; ');
       out.errors.push({ code: out.ted.error?.code ?? 'ERR_TED_INVALID', message: `TED: ${out.ted.error?.message ?? ''}${mism ? ` ${mism}` : ''}`.trim() });
+    }
+    const caf = out.ted.caf;
+    const fchEmis = read?.dte.encabezado.idDoc.fchEmis;
+    if (caf && fchEmis && cafExpires(caf.tipoDte) && /^\d{4}-\d{2}-\d{2}$/.test(caf.fechaAutorizacion)) {
+      const expiry = addCalendarMonths(caf.fechaAutorizacion, 6);
+      if (fchEmis >= expiry) out.warnings.push(`issued ${fchEmis} with a CAF authorized ${caf.fechaAutorizacion}: CAFs of type ${caf.tipoDte} last 6 months (SII CAF-3-517)`);
     }
   } else {
     out.errors.push({ code: 'ERR_TED_INVALID', message: 'the DTE has no TED' });

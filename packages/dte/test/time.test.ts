@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { siiTimestamp } from '../src/time.js';
+import { siiTimestamp, siiTimestampToDate } from '../src/time.js';
 import { TimbreError } from '../src/errors.js';
 
 describe('SII timestamps', () => {
@@ -13,5 +13,12 @@ describe('SII timestamps', () => {
   });
   it('refuses garbage', () => {
     expect(() => siiTimestamp('yesterday')).toThrow(TimbreError);
+  });
+});
+
+describe('siiTimestampToDate', () => {
+  it('reads a local timestamp as Chilean time, summer and winter', () => {
+    expect(siiTimestampToDate('2026-01-15T12:00:00').toISOString()).toBe('2026-01-15T15:00:00.000Z');
+    expect(siiTimestampToDate('2026-07-15T11:00:00').toISOString()).toBe('2026-07-15T15:00:00.000Z');
   });
 });

@@ -12,6 +12,7 @@ import {
   parseCaf,
   parseDteInput,
   siiTimestamp,
+  siiTimestampToDate,
   toBytes,
   verifyCaf,
   type Caf,
@@ -22,6 +23,7 @@ import { loadTrustDir, readInput } from '../files.js';
 export interface BuildOptions {
   cert: string;
   certPassword?: string;
+  signerRut?: string;
   caf: string[];
   envelope?: string;
   resolution?: string;
@@ -37,9 +39,8 @@ const usage = (message: string, field?: string) => new TimbreError('ERR_INPUT_IN
 export async function runBuild(inputFile: string, o: BuildOptions): Promise<number> {
   if (o.envelope !== undefined && o.envelope !== 'sii' && o.envelope !== 'receiver') throw usage('--envelope must be sii or receiver', '--envelope');
   if (o.nonLatin1 !== 'replace' && o.nonLatin1 !== 'refuse') throw usage('--non-latin1 must be replace or refuse', '--non-latin1');
-  const timestamp = siiTimestamp(o.now ?? new Date());
-  // Certificate validity is checked at the signing time (an hour of zone difference is irrelevant here).
-  const signingDate = new Date(`${timestamp}Z`);
+  const signingDate = o.now === undefined ? new Date() : siiTimestampToDate(siiTimestamp(o.now));
+  const timestamp = siiTimestamp(o.now ?? signingDate);
 
   let json: unknown;
   try {
@@ -51,7 +52,7 @@ export async function runBuild(inputFile: string, o: BuildOptions): Promise<numb
   if (list.length === 0) throw usage('the input holds no document', 'input');
 
   const password = o.certPassword ?? process.env.TIMBRE_CERT_PASSWORD ?? '';
-  const cert = loadPkcs12(await readFile(o.cert), password, { now: signingDate });
+  const cert = loadPkcs12(await readFile(o.cert), password, { now: signingDate, ...(o.signerRut ? { rut: o.signerRut } : {}) });
   const cafs: Caf[] = [];
   for (const f of o.caf) cafs.push(parseCaf(await readFile(f)));
   if (o.trust) {
