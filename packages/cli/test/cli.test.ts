@@ -278,6 +278,24 @@ describe('broken and hostile inputs', () => {
   });
 });
 
+describe('timbre dte verify on CAF files', () => {
+  it('checks the SII signature of a CAF against the trust directory, and detects a changed range', () => {
+    const ok = timbre(['dte', 'verify', cafOf(33), '--trust', path.join(fx, 'trust'), '--json']);
+    expect(ok.status).toBe(0);
+    const rep = JSON.parse(ok.stdout).report;
+    expect(rep.caf).toMatchObject({ rutEmisor: '76086428-5', tipoDte: 33, desde: 1, hasta: 1000, signatureValid: true, hasPrivateKey: true });
+    expect(ok.stdout).not.toContain('RSA PRIVATE KEY');
+    const untrusted = timbre(['dte', 'verify', cafOf(33), '--trust', siiKeysOrFixture(), '--json']);
+    expect(untrusted.status).toBe(1);
+    expect(JSON.parse(untrusted.stdout).report.errors[0].code).toBe('ERR_CAF_UNTRUSTED_KEY');
+    const f = path.join(out, 'caf-tampered.xml');
+    writeFileSync(f, Buffer.from(readFileSync(cafOf(33), 'latin1').replace('<H>1000</H>', '<H>9000</H>'), 'latin1'));
+    const bad = timbre(['dte', 'verify', f, '--trust', path.join(fx, 'trust'), '--json']);
+    expect(bad.status).toBe(1);
+    expect(JSON.parse(bad.stdout).report.errors[0].code).toBe('ERR_CAF_SIGNATURE_INVALID');
+  });
+});
+
 describe('certificates', () => {
   it('a certificate without RUT is refused with a clear error, and accepted with --signer-rut', () => {
     const dir = tmpDir('timbre-norut-');

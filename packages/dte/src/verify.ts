@@ -13,7 +13,7 @@ import { readDte } from './dte-xml/read.js';
 import { checkTotals, type TotalsCheck } from './totals-check.js';
 import { dteSlug, type Dte } from './model.js';
 import { cafExpires, isBoleta, type TipoDte } from './tipos.js';
-import { addCalendarMonths } from './caf.js';
+import { addCalendarMonths, parseCaf, verifyCaf } from './caf.js';
 
 export interface ProblemJson {
   code: TimbreErrorCode | string;
@@ -44,8 +44,24 @@ export interface CaratulaCheck {
   problems: string[];
 }
 
+/** A CAF file (AUTORIZACION): its data and, with trusted keys, whether the SII signed it. */
+export interface CafVerification {
+  rutEmisor: string;
+  razonSocial: string;
+  tipoDte: number;
+  desde: number;
+  hasta: number;
+  fechaAutorizacion: string;
+  idk: number;
+  expiresAt?: string;
+  hasPrivateKey: boolean;
+  /** undefined when no trusted keys were given. */
+  signatureValid?: boolean;
+}
+
 export interface XmlVerification {
   root: string;
+  caf?: CafVerification;
   encoding: string;
   /** Signatures that are not a DTE's own (SetDTE, Resultado, SetRecibos, getToken …). */
   envelopeSignatures: SignatureReport[];
@@ -89,10 +105,39 @@ export function verifyXml(input: Uint8Array | string, opts: VerifyOptions = {}):
     .map((s) => verifySignature(s));
 
   let caratula: CaratulaCheck | undefined;
+  let cafReport: CafVerification | undefined;
+  if (root.local === 'AUTORIZACION') {
+    try {
+      const caf = parseCaf(input);
+      cafReport = {
+        rutEmisor: caf.rutEmisor,
+        razonSocial: caf.razonSocial,
+        tipoDte: caf.tipoDte,
+        desde: caf.desde,
+        hasta: caf.hasta,
+        fechaAutorizacion: caf.fechaAutorizacion,
+        idk: caf.idk,
+        ...(caf.expiresAt ? { expiresAt: caf.expiresAt } : {}),
+        hasPrivateKey: caf.privateKey !== undefined,
+      };
+      if (opts.trustedKeys) {
+        try {
+          verifyCaf(caf, { trustedKeys: opts.trustedKeys });
+          cafReport.signatureValid = true;
+        } catch (e) {
+          cafReport.signatureValid = false;
+          errors.push(problem(e));
+        }
+      }
+    } catch (e) {
+      errors.push(problem(e));
+    }
+  }
+
   if (root.local === 'EnvioDTE' || root.local === 'EnvioBOLETA') {
     caratula = checkCaratula(root, documents);
     if (envelopeSignatures.length === 0) errors.push({ code: 'ERR_SIGNATURE_MISSING', message: `${root.local} has no SetDTE signature` });
-  } else if (root.local !== 'DTE' && dteElements.length === 0 && envelopeSignatures.length === 0) {
+  } else if (root.local !== 'DTE' && root.local !== 'AUTORIZACION' && dteElements.length === 0 && envelopeSignatures.length === 0) {
     errors.push({ code: 'ERR_XML_UNEXPECTED', message: `root element ${root.local} is not a signed SII document` });
   }
   const valid =
@@ -100,7 +145,7 @@ export function verifyXml(input: Uint8Array | string, opts: VerifyOptions = {}):
     documents.every((d) => d.valid) &&
     envelopeSignatures.every((s) => s.valid) &&
     (caratula?.problems.length ?? 0) === 0;
-  return { root: root.local, encoding: doc.encoding, envelopeSignatures, ...(caratula ? { caratula } : {}), documents, errors, valid, doc };
+  return { root: root.local, encoding: doc.encoding, ...(cafReport ? { caf: cafReport } : {}), envelopeSignatures, ...(caratula ? { caratula } : {}), documents, errors, valid, doc };
 }
 
 function insideTed(el: XmlElement): boolean {

@@ -87,6 +87,11 @@ function render(r: FileReport, trusted: boolean): string {
   for (const s of rep.envelopeSignatures) {
     lines.push(`  signature ${s.referenceUri || '(whole document)'}: ${s.valid ? `valid (${s.mode})` : `INVALID ${s.error ? `[${s.error.code}] ${s.error.message}` : ''}`}`);
   }
+  if (rep.caf) {
+    const c = rep.caf;
+    const sig = c.signatureValid === undefined ? 'SII signature not checked (no --trust)' : c.signatureValid ? 'signed by a trusted SII key' : 'NOT signed by a trusted SII key';
+    lines.push(`  CAF ${c.rutEmisor} type ${c.tipoDte} folios ${c.desde}-${c.hasta}, authorized ${c.fechaAutorizacion}${c.expiresAt ? `, usable until ${c.expiresAt} (exclusive)` : ''}, IDK ${c.idk}: ${sig}`);
+  }
   if (rep.caratula) lines.push(`  carátula: ${rep.caratula.problems.length === 0 ? `ok (RutEnvia ${rep.caratula.rutEnvia}, RutReceptor ${rep.caratula.rutReceptor})` : rep.caratula.problems.join('; ')}`);
   for (const d of rep.documents) lines.push(...renderDocument(d, trusted));
   return `${lines.join('\n')}\n`;
