@@ -42,7 +42,17 @@ export type TimbreErrorCode =
   | 'ERR_CERT_EXPIRED'
   | 'ERR_CERT_NOT_YET_VALID'
   // envelopes
-  | 'ERR_ENVELOPE_INVALID';
+  | 'ERR_ENVELOPE_INVALID'
+  // SII web services (packages/sii); the SII's own code/estado goes in `siiCode`
+  | 'ERR_SII_AUTH_FAILED'
+  | 'ERR_SII_TOKEN_EXPIRED'
+  | 'ERR_SII_UPLOAD_REJECTED'
+  | 'ERR_SII_DUPLICATE_UPLOAD'
+  | 'ERR_SII_QUERY_FAILED'
+  | 'ERR_SII_PROTOCOL'
+  | 'ERR_SII_UNAVAILABLE'
+  | 'ERR_SII_TIMEOUT'
+  | 'ERR_SII_CIRCUIT_OPEN';
 
 export interface TimbreErrorOptions {
   /** JSON-pointer-like path of the offending field, e.g. `detalle[2].montoItem`. */
