@@ -10,6 +10,9 @@
  *
  * `key` is the property of the typed model (model.ts); `xml` the XSD element name. Limits are the
  * XSD facets (maxLength, totalDigits → max, fractionDigits → decimals, min/maxInclusive, enums).
+ * A sub-table identical in several branches is defined once and shared (its `xsd` names every path).
+ * A branch table that differs only slightly from another branch's is `derive`d from it, listing each
+ * dropped, patched, replaced or inserted element with its XSD source at the call site.
  * Everything here is built once at module load and never mutated.
  */
 import type { TipoDte } from '../tipos.js';
@@ -86,6 +89,8 @@ export const TRAILER = ['TED', 'TmstFirma'] as const;
 
 type Extra = Omit<Partial<FieldDef>, 'xml' | 'key'>;
 const REQ = { required: true } as const;
+/** Mandatory in the XSD but optional in the model (the reader warns when absent). */
+const REQ_XSD = { required: true, modelOptional: true } as const;
 
 const str = (xml: string, key: string, maxLength: number, extra: Extra = {}): FieldDef => ({ xml, key, kind: 'string', maxLength, ...extra });
 const int = (xml: string, key: string, type: Extra, extra: Extra = {}): FieldDef => ({ xml, key, kind: 'int', ...type, ...extra });
@@ -145,6 +150,46 @@ const DINERO_PCT = ['%', '$'] as const;
 const COD_PAIS = /^(?!0+$)[0-9]{1,3}$/;
 
 // ---------------------------------------------------------------------------------------------
+// Branch variants: a table that differs only slightly from the same element in another branch
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * How a branch's table differs from `base`, the same element in another branch. Elements are named
+ * by their XSD name in `base`; every call site comments each difference with its XSD source.
+ */
+interface Differences {
+  /** Elements the branch's xs:sequence lacks. */
+  readonly drop?: readonly string[];
+  /** Elements whose facets, type or occurrence differ: merged over the base definition, same position. */
+  readonly patch?: Readonly<Record<string, Extra>>;
+  /** Elements that differ by more than a merge can say (renamed, or made optional): replaced, same position. */
+  readonly replace?: Readonly<Record<string, FieldDef>>;
+  /** Elements the branch adds, inserted after the named base element (XSD order). */
+  readonly insertAfter?: Readonly<Record<string, readonly FieldDef[]>>;
+}
+
+/**
+ * `base` with the `diff` applied, as the table of `xsd`. Built once at module load; throws there if
+ * `diff` names an element `base` does not have (a typo would otherwise silently do nothing). The
+ * result does not inherit `ignore` / `absentDefaults`.
+ */
+function derive(xsd: string, base: Table, diff: Differences): Table {
+  const { drop = [], patch = {}, replace = {}, insertAfter = {} } = diff;
+  for (const name of [...drop, ...Object.keys(patch), ...Object.keys(replace), ...Object.keys(insertAfter)]) {
+    if (!base.fields.some((f) => f.xml === name)) throw new Error(`fields.ts: ${xsd}: <${name}> is not in ${base.xsd}`);
+  }
+  const fields: FieldDef[] = [];
+  for (const f of base.fields) {
+    if (!drop.includes(f.xml)) {
+      const p = patch[f.xml];
+      fields.push(replace[f.xml] ?? (p ? { ...f, ...p } : f));
+    }
+    fields.push(...(insertAfter[f.xml] ?? []));
+  }
+  return { xsd, fields };
+}
+
+// ---------------------------------------------------------------------------------------------
 // Shared pieces (identical in the branches that use them)
 // ---------------------------------------------------------------------------------------------
 
@@ -153,20 +198,6 @@ const MNT_PAGOS: Table = {
   xsd: 'DTE/*/Encabezado/IdDoc/MntPagos',
   fields: [date('FchPago', 'fchPago', REQ), int('MntPago', 'mntPago', MONTO, REQ), str('GlosaPagos', 'glosaPagos', 40)],
 };
-
-/** IdDoc payment-terms tail shared by the three DTE_v10 branches (MedioPago … FchVenc). */
-const IDDOC_PAGO_TAIL: readonly FieldDef[] = [
-  date('PeriodoDesde', 'periodoDesde'),
-  date('PeriodoHasta', 'periodoHasta'),
-  enm('MedioPago', 'medioPago', MEDIO_PAGO),
-  enm('TpoCtaPago', 'tpoCtaPago', ['AHORRO', 'CORRIENTE', 'VISTA']),
-  str('NumCtaPago', 'numCtaPago', 20),
-  str('BcoPago', 'bcoPago', 40),
-  str('TermPagoCdg', 'termPagoCdg', 4),
-  str('TermPagoGlosa', 'termPagoGlosa', 100),
-  int('TermPagoDias', 'termPagoDias', posInt(3)),
-  date('FchVenc', 'fchVenc'),
-];
 
 /** DTE_v10.xsd …/Transporte/Chofer (Documento, Exportaciones). */
 const CHOFER: Table = {
@@ -186,6 +217,9 @@ const TIPO_BULTOS: Table = {
     str('EmisorSello', 'emisorSello', 70),
   ],
 };
+
+/** Aduana PesoBruto / PesoNeto: xs:decimal totalDigits 10, fractionDigits 2. */
+const PESO: Extra = { decimals: 2, min: -99_999_999.99, max: 99_999_999.99 };
 
 /** DTE_v10.xsd …/Transporte/Aduana (Documento, Exportaciones: identical). */
 const ADUANA: Table = {
@@ -207,9 +241,9 @@ const ADUANA: Table = {
     str('IdAdicPtoDesemb', 'idAdicPtoDesemb', 20),
     int('Tara', 'tara', posInt(7)),
     int('CodUnidMedTara', 'codUnidMedTara', posInt(2)),
-    dec('PesoBruto', 'pesoBruto', { decimals: 2, min: -99_999_999.99, max: 99_999_999.99 }),
+    dec('PesoBruto', 'pesoBruto', PESO),
     int('CodUnidPesoBruto', 'codUnidPesoBruto', posInt(2)),
-    dec('PesoNeto', 'pesoNeto', { decimals: 2, min: -99_999_999.99, max: 99_999_999.99 }),
+    dec('PesoNeto', 'pesoNeto', PESO),
     int('CodUnidPesoNeto', 'codUnidPesoNeto', posInt(2)),
     int('TotItems', 'totItems', posInt(18)),
     int('TotBultos', 'totBultos', posInt(18)),
@@ -241,7 +275,7 @@ const CDG_ITEM: Table = {
   fields: [str('TpoCodigo', 'tpoCodigo', 10, REQ), str('VlrCodigo', 'vlrCodigo', 35, REQ)],
 };
 
-/** DTE_v10.xsd Documento|Liquidacion/Detalle/Subcantidad. */
+/** DTE_v10.xsd Documento|Liquidacion/Detalle/Subcantidad (Exportaciones adds TipCodSubQty). */
 const SUBCANTIDAD: Table = {
   xsd: 'DTE/Documento|Liquidacion/Detalle/Subcantidad',
   fields: [dec('SubQty', 'subQty', DEC12_6, REQ), str('SubCod', 'subCod', 35, REQ)],
@@ -259,12 +293,12 @@ const SUB_RECARGO: Table = {
   fields: [enm('TipoRecargo', 'tipo', DINERO_PCT, REQ), dec('ValorRecargo', 'valor', DEC16_2, REQ)],
 };
 
-/** DTE_v10.xsd Documento|Liquidacion|Exportaciones/SubTotInfo. */
+/** DTE_v10.xsd Documento|Liquidacion|Exportaciones/SubTotInfo (boletas: BOL_SUB_TOT_INFO). */
 const SUB_TOT_INFO: Table = {
   xsd: 'DTE/*/SubTotInfo',
   fields: [
     int('NroSTI', 'nroSti', { min: 1, max: 99 }, REQ),
-    str('GlosaSTI', 'glosaSti', 40, { required: true, modelOptional: true }),
+    str('GlosaSTI', 'glosaSti', 40, REQ_XSD),
     int('OrdenSTI', 'ordenSti', { min: 1, max: 99 }),
     dec('SubTotNetoSTI', 'subTotNetoSti', DEC16_2),
     dec('SubTotIVASTI', 'subTotIvaSti', DEC16_2),
@@ -275,7 +309,7 @@ const SUB_TOT_INFO: Table = {
   ],
 };
 
-/** DTE_v10.xsd Documento|Exportaciones/DscRcgGlobal. */
+/** DTE_v10.xsd Documento|Exportaciones/DscRcgGlobal (boletas: BOL_DSC_RCG_GLOBAL). */
 const DSC_RCG_GLOBAL: Table = {
   xsd: 'DTE/Documento|Exportaciones/DscRcgGlobal',
   fields: [
@@ -299,14 +333,9 @@ const GEO_REF_EMISION: Table = {
   ],
 };
 
-const IMPTO_RETEN_FIELDS = (tasaMax: number, monto: Extra): FieldDef[] => [
-  enm('TipoImp', 'tipoImp', IMP_ADIC, REQ),
-  dec('TasaImp', 'tasaImp', { ...PCT, max: tasaMax }),
-  int('MontoImp', 'montoImp', monto, REQ),
-];
-
 // ---------------------------------------------------------------------------------------------
 // Documento (33, 34, 46, 52, 56, 61) — DTE_v10.xsd DTEDefType/Documento
+// The Liquidacion and Exportaciones tables that differ only slightly are derived from these.
 // ---------------------------------------------------------------------------------------------
 
 /** DTE_v10.xsd DTE/Documento/Encabezado/IdDoc. */
@@ -330,7 +359,16 @@ const DOC_IDDOC: Table = {
     int('MntCancel', 'mntCancel', MONTO),
     int('SaldoInsol', 'saldoInsol', MONTO),
     many('MntPagos', 'mntPagos', MNT_PAGOS, 30),
-    ...IDDOC_PAGO_TAIL,
+    date('PeriodoDesde', 'periodoDesde'),
+    date('PeriodoHasta', 'periodoHasta'),
+    enm('MedioPago', 'medioPago', MEDIO_PAGO),
+    enm('TpoCtaPago', 'tpoCtaPago', ['AHORRO', 'CORRIENTE', 'VISTA']),
+    str('NumCtaPago', 'numCtaPago', 20),
+    str('BcoPago', 'bcoPago', 40),
+    str('TermPagoCdg', 'termPagoCdg', 4),
+    str('TermPagoGlosa', 'termPagoGlosa', 100),
+    int('TermPagoDias', 'termPagoDias', posInt(3)),
+    date('FchVenc', 'fchVenc'),
     enm('TipoFactEsp', 'tipoFactEsp', [1]),
   ],
 };
@@ -390,6 +428,22 @@ const DOC_RECEPTOR: Table = {
   ],
 };
 
+/** DTE_v10.xsd DTE/Documento/Encabezado/Totales/ImptoReten (TasaImp ≤ 100.00). */
+const DOC_IMPTO_RETEN: Table = {
+  xsd: 'DTE/Documento/Encabezado/Totales/ImptoReten',
+  fields: [enm('TipoImp', 'tipoImp', IMP_ADIC, REQ), dec('TasaImp', 'tasaImp', { ...PCT, max: 100 }), int('MontoImp', 'montoImp', VALOR, REQ)],
+};
+
+/** DTE_v10.xsd DTE/Documento/Encabezado/Totales/Comisiones (MontoType). */
+const DOC_TOT_COMISIONES: Table = {
+  xsd: 'DTE/Documento/Encabezado/Totales/Comisiones',
+  fields: [
+    int('ValComNeto', 'valComNeto', MONTO, { readDefault: 0 }),
+    int('ValComExe', 'valComExe', MONTO, { readDefault: 0 }),
+    int('ValComIVA', 'valComIva', MONTO, { readDefault: 0 }),
+  ],
+};
+
 /** DTE_v10.xsd DTE/Documento/Encabezado/Totales. */
 const DOC_TOTALES: Table = {
   xsd: 'DTE/Documento/Encabezado/Totales',
@@ -402,18 +456,11 @@ const DOC_TOTALES: Table = {
     int('IVA', 'iva', MONTO),
     int('IVAProp', 'ivaProp', MONTO),
     int('IVATerc', 'ivaTerc', MONTO),
-    many('ImptoReten', 'imptoReten', { xsd: 'DTE/Documento/Encabezado/Totales/ImptoReten', fields: IMPTO_RETEN_FIELDS(100, VALOR) }, 20),
+    many('ImptoReten', 'imptoReten', DOC_IMPTO_RETEN, 20),
     int('IVANoRet', 'ivaNoRet', MNTIMP),
     int('CredEC', 'credEc', MONTO),
     int('GrntDep', 'grntDep', MONTO),
-    el('Comisiones', 'comisiones', {
-      xsd: 'DTE/Documento/Encabezado/Totales/Comisiones',
-      fields: [
-        int('ValComNeto', 'valComNeto', MONTO, { readDefault: 0 }),
-        int('ValComExe', 'valComExe', MONTO, { readDefault: 0 }),
-        int('ValComIVA', 'valComIva', MONTO, { readDefault: 0 }),
-      ],
-    }),
+    el('Comisiones', 'comisiones', DOC_TOT_COMISIONES),
     int('MntTotal', 'mntTotal', MONTO, REQ),
     int('MontoNF', 'montoNf', VALOR),
     int('MontoPeriodo', 'montoPeriodo', VALOR),
@@ -466,6 +513,19 @@ const DOC_ENCABEZADO: Table = {
   ],
 };
 
+/** DTE_v10.xsd DTE/Documento/Detalle/OtrMnda. */
+const DOC_OTR_MNDA: Table = {
+  xsd: 'DTE/Documento/Detalle/OtrMnda',
+  fields: [
+    dec('PrcOtrMon', 'prcOtrMon', DEC12_6, REQ),
+    str('Moneda', 'moneda', 3, REQ),
+    dec('FctConv', 'fctConv', DEC6_4),
+    dec('DctoOtrMnda', 'dctoOtrMnda', DEC14_4),
+    dec('RecargoOtrMnda', 'recargoOtrMnda', DEC14_4),
+    dec('MontoItemOtrMnda', 'montoItemOtrMnda', DEC14_4),
+  ],
+};
+
 /** DTE_v10.xsd DTE/Documento/Detalle (≤60). */
 const DOC_DETALLE: Table = {
   xsd: 'DTE/Documento/Detalle',
@@ -493,17 +553,7 @@ const DOC_DETALLE: Table = {
     date('FchVencim', 'fchVencim'),
     str('UnmdItem', 'unmdItem', 4),
     dec('PrcItem', 'prcItem', DEC12_6),
-    el('OtrMnda', 'otrMnda', {
-      xsd: 'DTE/Documento/Detalle/OtrMnda',
-      fields: [
-        dec('PrcOtrMon', 'prcOtrMon', DEC12_6, REQ),
-        str('Moneda', 'moneda', 3, REQ),
-        dec('FctConv', 'fctConv', DEC6_4),
-        dec('DctoOtrMnda', 'dctoOtrMnda', DEC14_4),
-        dec('RecargoOtrMnda', 'recargoOtrMnda', DEC14_4),
-        dec('MontoItemOtrMnda', 'montoItemOtrMnda', DEC14_4),
-      ],
-    }),
+    el('OtrMnda', 'otrMnda', DOC_OTR_MNDA),
     dec('DescuentoPct', 'descuentoPct', PCT),
     int('DescuentoMonto', 'descuentoMonto', MNTIMP),
     many('SubDscto', 'subDscto', SUB_DSCTO, 5),
@@ -574,92 +624,47 @@ const DOCUMENTO: Table = {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Liquidacion (43) — DTE_v10.xsd DTEDefType/Liquidacion
+// Liquidacion (43) — DTE_v10.xsd DTEDefType/Liquidacion: the Documento tables minus some
+// elements, with ValorType (may be negative) where Documento has MontoType
 // ---------------------------------------------------------------------------------------------
 
 /** DTE_v10.xsd DTE/Liquidacion/Encabezado/IdDoc. */
-const LIQ_IDDOC: Table = {
-  xsd: 'DTE/Liquidacion/Encabezado/IdDoc',
-  fields: [
-    enm('TipoDTE', 'tipoDte', [43], REQ),
-    int('Folio', 'folio', posInt(10), REQ),
-    date('FchEmis', 'fchEmis', REQ),
-    enm('IndServicio', 'indServicio', [1, 2, 3]),
-    enm('MntBruto', 'mntBruto', [1]),
-    enm('TpoTranCompra', 'tpoTranCompra', [1, 2, 3, 4, 5, 6, 7]),
-    enm('TpoTranVenta', 'tpoTranVenta', [1, 2, 3, 4]),
-    enm('FmaPago', 'fmaPago', [1, 2, 3]),
-    date('FchCancel', 'fchCancel'),
-    int('MntCancel', 'mntCancel', MONTO),
-    int('SaldoInsol', 'saldoInsol', MONTO),
-    many('MntPagos', 'mntPagos', MNT_PAGOS, 30),
-    ...IDDOC_PAGO_TAIL,
-  ],
-};
+const LIQ_IDDOC = derive('DTE/Liquidacion/Encabezado/IdDoc', DOC_IDDOC, {
+  patch: { TipoDTE: { values: [43] } }, // SiiDte:LIQType
+  drop: ['IndNoRebaja', 'TipoDespacho', 'IndTraslado', 'TpoImpresion', 'FmaPagExp', 'TipoFactEsp'],
+});
 
 /** DTE_v10.xsd DTE/Liquidacion/Encabezado/Emisor (DirOrigen mandatory). */
-const LIQ_EMISOR: Table = {
-  xsd: 'DTE/Liquidacion/Encabezado/Emisor',
-  fields: [
-    rut('RUTEmisor', 'rutEmisor', REQ),
-    str('RznSoc', 'rznSoc', 100, { required: true, minLength: 1, aliases: ['RznSocEmisor'] }),
-    str('GiroEmis', 'giroEmis', 80, { required: true, aliases: ['GiroEmisor'] }),
-    list('Telefono', 'telefono', 'string', 2, { maxLength: 20 }),
-    str('CorreoEmisor', 'correoEmisor', 80),
-    list('Acteco', 'acteco', 'int', 4, { required: true, ...posInt(6) }),
-    str('Sucursal', 'sucursal', 20),
-    int('CdgSIISucur', 'cdgSiiSucur', posInt(9)),
-    str('DirOrigen', 'dirOrigen', 70, { required: true, modelOptional: true }),
-    str('CmnaOrigen', 'cmnaOrigen', 20),
-    str('CiudadOrigen', 'ciudadOrigen', 20),
-    str('CdgVendedor', 'cdgVendedor', 60),
-  ],
-};
+const LIQ_EMISOR = derive('DTE/Liquidacion/Encabezado/Emisor', DOC_EMISOR, {
+  patch: {
+    RznSoc: { minLength: 1 }, // inline xs:string maxLength 100 minLength 1 (Documento: RznSocLargaType)
+    DirOrigen: REQ_XSD, // no minOccurs="0" here
+  },
+  drop: ['GuiaExport', 'IdAdicEmisor', 'RUTProveedor', 'RznSocProveedor'],
+});
 
 /** DTE_v10.xsd DTE/Liquidacion/Encabezado/Receptor (no Extranjero; GiroRecep, DirRecep, CmnaRecep mandatory). */
-const LIQ_RECEPTOR: Table = {
-  xsd: 'DTE/Liquidacion/Encabezado/Receptor',
-  fields: [
-    rut('RUTRecep', 'rutRecep', REQ),
-    str('CdgIntRecep', 'cdgIntRecep', 20),
-    str('RznSocRecep', 'rznSocRecep', 100, REQ),
-    str('GiroRecep', 'giroRecep', 40, { required: true, modelOptional: true }),
-    str('Contacto', 'contacto', 80),
-    str('CorreoRecep', 'correoRecep', 80),
-    str('DirRecep', 'dirRecep', 70, { required: true, modelOptional: true }),
-    str('CmnaRecep', 'cmnaRecep', 20, { required: true, modelOptional: true }),
-    str('CiudadRecep', 'ciudadRecep', 20),
-    str('DirPostal', 'dirPostal', 70),
-    str('CmnaPostal', 'cmnaPostal', 20),
-    str('CiudadPostal', 'ciudadPostal', 20),
-  ],
-};
+const LIQ_RECEPTOR = derive('DTE/Liquidacion/Encabezado/Receptor', DOC_RECEPTOR, {
+  drop: ['Extranjero'],
+  patch: { GiroRecep: REQ_XSD, DirRecep: REQ_XSD, CmnaRecep: REQ_XSD }, // no minOccurs="0" here
+});
 
 /** DTE_v10.xsd DTE/Liquidacion/Encabezado/Totales (ValorType: may be negative). */
-const LIQ_TOTALES: Table = {
-  xsd: 'DTE/Liquidacion/Encabezado/Totales',
-  fields: [
-    int('MntNeto', 'mntNeto', VALOR),
-    int('MntExe', 'mntExe', VALOR),
-    dec('TasaIVA', 'tasaIva', PCT),
-    int('IVA', 'iva', VALOR),
-    int('IVAProp', 'ivaProp', VALOR),
-    int('IVATerc', 'ivaTerc', VALOR),
-    many('ImptoReten', 'imptoReten', { xsd: 'DTE/Liquidacion/Encabezado/Totales/ImptoReten', fields: IMPTO_RETEN_FIELDS(999.99, VALOR) }, 20),
-    el('Comisiones', 'comisiones', {
-      xsd: 'DTE/Liquidacion/Encabezado/Totales/Comisiones',
-      fields: [
-        int('ValComNeto', 'valComNeto', VALOR, { readDefault: 0 }),
-        int('ValComExe', 'valComExe', VALOR, { readDefault: 0 }),
-        int('ValComIVA', 'valComIva', VALOR, { readDefault: 0 }),
-      ],
-    }),
-    int('MntTotal', 'mntTotal', VALOR, REQ),
-    int('MontoPeriodo', 'montoPeriodo', VALOR),
-    int('SaldoAnterior', 'saldoAnterior', VALOR),
-    int('VlrPagar', 'vlrPagar', VALOR),
-  ],
-};
+const LIQ_TOTALES = derive('DTE/Liquidacion/Encabezado/Totales', DOC_TOTALES, {
+  drop: ['MntBase', 'MntMargenCom', 'IVANoRet', 'CredEC', 'GrntDep', 'MontoNF'],
+  patch: {
+    // SiiDte:ValorType instead of MontoType.
+    MntNeto: VALOR, MntExe: VALOR, IVA: VALOR, IVAProp: VALOR, IVATerc: VALOR, MntTotal: VALOR,
+    // ImptoReten/TasaImp: plain PctType, up to 999.99 (Documento restricts it to maxInclusive 100.00).
+    ImptoReten: { table: derive('DTE/Liquidacion/Encabezado/Totales/ImptoReten', DOC_IMPTO_RETEN, { patch: { TasaImp: PCT } }) },
+    // ValComNeto, ValComExe, ValComIVA: ValorType instead of MontoType.
+    Comisiones: {
+      table: derive('DTE/Liquidacion/Encabezado/Totales/Comisiones', DOC_TOT_COMISIONES, {
+        patch: { ValComNeto: VALOR, ValComExe: VALOR, ValComIVA: VALOR },
+      }),
+    },
+  },
+});
 
 /** DTE_v10.xsd DTE/Liquidacion/Encabezado (no RUTMandante, RUTSolicita, Transporte, OtraMoneda). */
 const LIQ_ENCABEZADO: Table = {
@@ -673,56 +678,19 @@ const LIQ_ENCABEZADO: Table = {
 };
 
 /** DTE_v10.xsd DTE/Liquidacion/Detalle (TpoDocLiq mandatory; no Retenedor, OtrMnda, descuentos/recargos). */
-const LIQ_DETALLE: Table = {
-  xsd: 'DTE/Liquidacion/Detalle',
-  fields: [
-    int('NroLinDet', 'nroLinDet', { min: 1, max: 99 }, REQ),
-    many('CdgItem', 'cdgItem', CDG_ITEM, 5),
-    str('TpoDocLiq', 'tpoDocLiq', 3, { required: true, modelOptional: true }),
-    enm('IndExe', 'indExe', [1, 2, 3, 4, 5, 6]),
-    str('NmbItem', 'nmbItem', 80, REQ),
-    str('DscItem', 'dscItem', 1000),
-    dec('QtyRef', 'qtyRef', DEC12_6),
-    str('UnmdRef', 'unmdRef', 4),
-    dec('PrcRef', 'prcRef', DEC12_6),
-    dec('QtyItem', 'qtyItem', DEC12_6),
-    many('Subcantidad', 'subcantidad', SUBCANTIDAD, 5),
-    date('FchElabor', 'fchElabor'),
-    date('FchVencim', 'fchVencim'),
-    str('UnmdItem', 'unmdItem', 4),
-    dec('PrcItem', 'prcItem', DEC12_6),
-    list('CodImpAdic', 'codImpAdic', 'enum', 2, { values: IMP_ADIC }),
-    int('MontoItem', 'montoItem', VALOR, REQ),
-  ],
-};
+const LIQ_DETALLE = derive('DTE/Liquidacion/Detalle', DOC_DETALLE, {
+  insertAfter: { CdgItem: [str('TpoDocLiq', 'tpoDocLiq', 3, REQ_XSD)] }, // mandatory xs:string maxLength 3
+  drop: ['Retenedor', 'OtrMnda', 'DescuentoPct', 'DescuentoMonto', 'SubDscto', 'RecargoPct', 'RecargoMonto', 'SubRecargo'],
+  patch: { MontoItem: VALOR }, // SiiDte:ValorType instead of MontoType
+});
 
 /** DTE_v10.xsd DTE/Liquidacion/Referencia (no RUTOtr). */
-const LIQ_REFERENCIA: Table = {
-  xsd: 'DTE/Liquidacion/Referencia',
-  fields: [
-    int('NroLinRef', 'nroLinRef', { min: 1, max: 99 }, REQ),
-    str('TpoDocRef', 'tpoDocRef', 3, REQ),
-    enm('IndGlobal', 'indGlobal', [1]),
-    str('FolioRef', 'folioRef', 18, REQ),
-    date('FchRef', 'fchRef', REQ),
-    enm('CodRef', 'codRef', [1, 2, 3]),
-    str('RazonRef', 'razonRef', 90),
-  ],
-};
+const LIQ_REFERENCIA = derive('DTE/Liquidacion/Referencia', DOC_REFERENCIA, { drop: ['RUTOtr'] });
 
 /** DTE_v10.xsd DTE/Liquidacion/Comisiones (ValorType). */
-const LIQ_COMISIONES: Table = {
-  xsd: 'DTE/Liquidacion/Comisiones',
-  fields: [
-    int('NroLinCom', 'nroLinCom', { min: 1, max: 20 }, REQ),
-    enm('TipoMovim', 'tipoMovim', ['C', 'O'], REQ),
-    str('Glosa', 'glosa', 60, REQ),
-    dec('TasaComision', 'tasaComision', PCT),
-    int('ValComNeto', 'valComNeto', VALOR, REQ),
-    int('ValComExe', 'valComExe', VALOR, REQ),
-    int('ValComIVA', 'valComIva', VALOR, { readDefault: 0 }),
-  ],
-};
+const LIQ_COMISIONES = derive('DTE/Liquidacion/Comisiones', DOC_COMISIONES, {
+  patch: { ValComNeto: VALOR, ValComExe: VALOR, ValComIVA: VALOR }, // SiiDte:ValorType instead of MontoType
+});
 
 /** DTE_v10.xsd DTE/Liquidacion (no DscRcgGlobal, GeoRefEmision, ManejoMadera). */
 const LIQUIDACION: Table = {
@@ -737,48 +705,24 @@ const LIQUIDACION: Table = {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Exportaciones (110, 111, 112) — DTE_v10.xsd DTEDefType/Exportaciones
+// Exportaciones (110, 111, 112) — DTE_v10.xsd DTEDefType/Exportaciones: decimal amounts
 // ---------------------------------------------------------------------------------------------
 
 /** DTE_v10.xsd DTE/Exportaciones/Encabezado/IdDoc (IndServicio 3..6). */
-const EXP_IDDOC: Table = {
-  xsd: 'DTE/Exportaciones/Encabezado/IdDoc',
-  fields: [
-    enm('TipoDTE', 'tipoDte', [110, 111, 112], REQ),
-    int('Folio', 'folio', posInt(10), REQ),
-    date('FchEmis', 'fchEmis', REQ),
-    enm('TipoDespacho', 'tipoDespacho', [1, 2, 3]),
-    enm('IndServicio', 'indServicio', [3, 4, 5, 6]),
-    enm('FmaPago', 'fmaPago', [1, 2, 3]),
-    int('FmaPagExp', 'fmaPagExp', posInt(2)),
-    date('FchCancel', 'fchCancel'),
-    int('MntCancel', 'mntCancel', MONTO),
-    int('SaldoInsol', 'saldoInsol', MONTO),
-    many('MntPagos', 'mntPagos', MNT_PAGOS, 30),
-    ...IDDOC_PAGO_TAIL,
-  ],
-};
+const EXP_IDDOC = derive('DTE/Exportaciones/Encabezado/IdDoc', DOC_IDDOC, {
+  patch: {
+    TipoDTE: { values: [110, 111, 112] }, // SiiDte:EXPType
+    IndServicio: { values: [3, 4, 5, 6] }, // enumeration 3..6 (Documento: 1..3)
+  },
+  drop: ['IndNoRebaja', 'IndTraslado', 'TpoImpresion', 'MntBruto', 'TpoTranCompra', 'TpoTranVenta', 'TipoFactEsp'],
+});
 
 /** DTE_v10.xsd DTE/Exportaciones/Encabezado/Emisor (CodAdicSucur; no GuiaExport, RUTProveedor). */
-const EXP_EMISOR: Table = {
-  xsd: 'DTE/Exportaciones/Encabezado/Emisor',
-  fields: [
-    rut('RUTEmisor', 'rutEmisor', REQ),
-    str('RznSoc', 'rznSoc', 100, { required: true, minLength: 1, aliases: ['RznSocEmisor'] }),
-    str('GiroEmis', 'giroEmis', 80, { required: true, aliases: ['GiroEmisor'] }),
-    list('Telefono', 'telefono', 'string', 2, { maxLength: 20 }),
-    str('CorreoEmisor', 'correoEmisor', 80),
-    list('Acteco', 'acteco', 'int', 4, { required: true, ...posInt(6) }),
-    str('Sucursal', 'sucursal', 20),
-    int('CdgSIISucur', 'cdgSiiSucur', posInt(9)),
-    str('CodAdicSucur', 'codAdicSucur', 20),
-    str('DirOrigen', 'dirOrigen', 70),
-    str('CmnaOrigen', 'cmnaOrigen', 20),
-    str('CiudadOrigen', 'ciudadOrigen', 20),
-    str('CdgVendedor', 'cdgVendedor', 60),
-    str('IdAdicEmisor', 'idAdicEmisor', 20),
-  ],
-};
+const EXP_EMISOR = derive('DTE/Exportaciones/Encabezado/Emisor', DOC_EMISOR, {
+  patch: { RznSoc: { minLength: 1 } }, // inline xs:string maxLength 100 minLength 1 (Documento: RznSocLargaType)
+  insertAfter: { CdgSIISucur: [str('CodAdicSucur', 'codAdicSucur', 20)] },
+  drop: ['GuiaExport', 'RUTProveedor', 'RznSocProveedor'],
+});
 
 /** DTE_v10.xsd DTE/Exportaciones/Encabezado/Receptor/Extranjero (IdAdicRecep instead of TipoDocID). */
 const EXP_EXTRANJERO: Table = {
@@ -786,37 +730,20 @@ const EXP_EXTRANJERO: Table = {
   fields: [str('NumId', 'numId', 20), str('Nacionalidad', 'nacionalidad', 3), str('IdAdicRecep', 'idAdicRecep', 20)],
 };
 
-/** DTE_v10.xsd DTE/Exportaciones/Encabezado/Receptor. */
-const EXP_RECEPTOR: Table = {
-  xsd: 'DTE/Exportaciones/Encabezado/Receptor',
-  fields: [
-    rut('RUTRecep', 'rutRecep', REQ),
-    str('CdgIntRecep', 'cdgIntRecep', 20),
-    str('RznSocRecep', 'rznSocRecep', 100, REQ),
-    el('Extranjero', 'extranjero', EXP_EXTRANJERO),
-    str('GiroRecep', 'giroRecep', 40),
-    str('Contacto', 'contacto', 80),
-    str('CorreoRecep', 'correoRecep', 80),
-    str('DirRecep', 'dirRecep', 70),
-    str('CmnaRecep', 'cmnaRecep', 20),
-    str('CiudadRecep', 'ciudadRecep', 20),
-    str('DirPostal', 'dirPostal', 70),
-    str('CmnaPostal', 'cmnaPostal', 20),
-    str('CiudadPostal', 'ciudadPostal', 20),
-  ],
-};
+/** DTE_v10.xsd DTE/Exportaciones/Encabezado/Receptor (as Documento but for its Extranjero). */
+const EXP_RECEPTOR = derive('DTE/Exportaciones/Encabezado/Receptor', DOC_RECEPTOR, { patch: { Extranjero: { table: EXP_EXTRANJERO } } });
 
 /** DTE_v10.xsd DTE/Exportaciones/Encabezado/Totales: TpoMoneda first, then MntExe and MntTotal only (decimal 18,4). */
 const EXP_TOTALES: Table = {
   xsd: 'DTE/Exportaciones/Encabezado/Totales',
   fields: [
-    enm('TpoMoneda', 'tpoMoneda', TIPOS_MONEDA, { required: true, modelOptional: true }),
-    dec('MntExe', 'mntExe', DEC14_4_0, { required: true, modelOptional: true }),
+    enm('TpoMoneda', 'tpoMoneda', TIPOS_MONEDA, REQ_XSD),
+    dec('MntExe', 'mntExe', DEC14_4_0, REQ_XSD),
     dec('MntTotal', 'mntTotal', DEC14_4_0, REQ),
   ],
 };
 
-/** DTE_v10.xsd DTE/Exportaciones/Encabezado/OtraMoneda (Dec14_4-0Type amounts). */
+/** DTE_v10.xsd DTE/Exportaciones/Encabezado/OtraMoneda (Dec14_4-0Type amounts; only MntExeOtrMnda, MntTotOtrMnda). */
 const EXP_OTRA_MONEDA: Table = {
   xsd: 'DTE/Exportaciones/Encabezado/OtraMoneda',
   fields: [
@@ -841,67 +768,31 @@ const EXP_ENCABEZADO: Table = {
 };
 
 /** DTE_v10.xsd DTE/Exportaciones/Detalle (no Retenedor, CodImpAdic; decimal MontoItem). */
-const EXP_DETALLE: Table = {
-  xsd: 'DTE/Exportaciones/Detalle',
-  fields: [
-    int('NroLinDet', 'nroLinDet', { min: 1, max: 99 }, REQ),
-    many('CdgItem', 'cdgItem', CDG_ITEM, 5),
-    enm('IndExe', 'indExe', [1, 2, 3, 4, 5, 6]),
-    str('NmbItem', 'nmbItem', 80, REQ),
-    str('DscItem', 'dscItem', 1000),
-    dec('QtyRef', 'qtyRef', DEC12_6),
-    str('UnmdRef', 'unmdRef', 4),
-    dec('PrcRef', 'prcRef', DEC12_6),
-    dec('QtyItem', 'qtyItem', DEC12_6),
-    many(
-      'Subcantidad',
-      'subcantidad',
-      {
-        xsd: 'DTE/Exportaciones/Detalle/Subcantidad',
-        fields: [dec('SubQty', 'subQty', DEC12_6, REQ), str('SubCod', 'subCod', 35, REQ), str('TipCodSubQty', 'tipCodSubQty', 10)],
-      },
-      5,
-    ),
-    date('FchElabor', 'fchElabor'),
-    date('FchVencim', 'fchVencim'),
-    str('UnmdItem', 'unmdItem', 4),
-    dec('PrcItem', 'prcItem', DEC12_6),
-    el('OtrMnda', 'otrMnda', {
-      xsd: 'DTE/Exportaciones/Detalle/OtrMnda',
-      fields: [
-        dec('PrcOtrMon', 'prcOtrMon', DEC14_4, REQ),
-        str('Moneda', 'moneda', 3, REQ),
-        dec('FctConv', 'fctConv', DEC6_4),
-        dec('DctoOtrMnda', 'dctoOtrMnda', DEC14_4),
-        dec('RecargoOtrMnda', 'recargoOtrMnda', DEC14_4),
-        dec('MontoItemOtrMnda', 'montoItemOtrMnda', DEC14_4, { required: true, modelOptional: true }),
-      ],
-    }),
-    dec('DescuentoPct', 'descuentoPct', PCT),
-    int('DescuentoMonto', 'descuentoMonto', MNTIMP),
-    many('SubDscto', 'subDscto', SUB_DSCTO, 5),
-    dec('RecargoPct', 'recargoPct', PCT),
-    int('RecargoMonto', 'recargoMonto', MNTIMP),
-    many('SubRecargo', 'subRecargo', SUB_RECARGO, 5),
-    dec('MontoItem', 'montoItem', DEC14_4_0, REQ),
-  ],
-};
+const EXP_DETALLE = derive('DTE/Exportaciones/Detalle', DOC_DETALLE, {
+  drop: ['Retenedor', 'CodImpAdic'],
+  patch: {
+    // Subcantidad adds TipCodSubQty (xs:string maxLength 10).
+    Subcantidad: {
+      table: derive('DTE/Exportaciones/Detalle/Subcantidad', SUBCANTIDAD, {
+        insertAfter: { SubCod: [str('TipCodSubQty', 'tipCodSubQty', 10)] },
+      }),
+    },
+    // OtrMnda: PrcOtrMon is Dec14_4Type (Documento: Dec12_6Type); MontoItemOtrMnda is mandatory.
+    OtrMnda: {
+      table: derive('DTE/Exportaciones/Detalle/OtrMnda', DOC_OTR_MNDA, {
+        patch: { PrcOtrMon: DEC14_4, MontoItemOtrMnda: REQ_XSD },
+      }),
+    },
+  },
+  // MontoItem: inline xs:decimal 0.0000..99999999999999.9999 (Documento: MontoType integer).
+  replace: { MontoItem: dec('MontoItem', 'montoItem', DEC14_4_0, REQ) },
+});
 
 /** DTE_v10.xsd DTE/Exportaciones/Referencia (IdAdicOtr; FchRef from 1950-01-01). */
-const EXP_REFERENCIA: Table = {
-  xsd: 'DTE/Exportaciones/Referencia',
-  fields: [
-    int('NroLinRef', 'nroLinRef', { min: 1, max: 99 }, REQ),
-    str('TpoDocRef', 'tpoDocRef', 3, REQ),
-    enm('IndGlobal', 'indGlobal', [1]),
-    str('FolioRef', 'folioRef', 18, REQ),
-    rut('RUTOtr', 'rutOtr'),
-    str('IdAdicOtr', 'idAdicOtr', 20),
-    date('FchRef', 'fchRef', { required: true, range: ['1950-01-01', '2050-12-31'] }),
-    enm('CodRef', 'codRef', [1, 2, 3]),
-    str('RazonRef', 'razonRef', 90),
-  ],
-};
+const EXP_REFERENCIA = derive('DTE/Exportaciones/Referencia', DOC_REFERENCIA, {
+  insertAfter: { RUTOtr: [str('IdAdicOtr', 'idAdicOtr', 20)] },
+  patch: { FchRef: { range: ['1950-01-01', '2050-12-31'] } }, // inline xs:date (Documento: FechaType from 2000)
+});
 
 /** DTE_v10.xsd DTE/Exportaciones (no GeoRefEmision, ManejoMadera, Comisiones). */
 const EXPORTACIONES: Table = {
@@ -928,7 +819,7 @@ const BOL_IDDOC: Table = {
     enm('TipoDTE', 'tipoDte', [39, 41], REQ),
     int('Folio', 'folio', posInt(10), REQ),
     date('FchEmis', 'fchEmis', { ...BOL_DATE, required: true }),
-    enm('IndServicio', 'indServicio', [1, 2, 3, 4], { required: true, modelOptional: true }),
+    enm('IndServicio', 'indServicio', [1, 2, 3, 4], REQ_XSD),
     enm('IndMntNeto', 'indMntNeto', [2]),
     date('PeriodoDesde', 'periodoDesde', BOL_DATE),
     date('PeriodoHasta', 'periodoHasta', BOL_DATE),
@@ -955,23 +846,11 @@ const BOL_EMISOR: Table = {
 };
 
 /** EnvioBOLETA_v11.xsd DTE/Documento/Encabezado/Receptor (RznSocRecep optional; TelefonoRecep). */
-const BOL_RECEPTOR: Table = {
-  xsd: 'EnvioBOLETA DTE/Documento/Encabezado/Receptor',
-  fields: [
-    rut('RUTRecep', 'rutRecep', REQ),
-    str('CdgIntRecep', 'cdgIntRecep', 20),
-    str('RznSocRecep', 'rznSocRecep', 100, { readDefault: '' }),
-    str('Contacto', 'contacto', 80),
-    str('CorreoRecep', 'correoRecep', 80),
-    str('TelefonoRecep', 'telefonoRecep', 20),
-    str('DirRecep', 'dirRecep', 70),
-    str('CmnaRecep', 'cmnaRecep', 20),
-    str('CiudadRecep', 'ciudadRecep', 20),
-    str('DirPostal', 'dirPostal', 70),
-    str('CmnaPostal', 'cmnaPostal', 20),
-    str('CiudadPostal', 'ciudadPostal', 20),
-  ],
-};
+const BOL_RECEPTOR = derive('EnvioBOLETA DTE/Documento/Encabezado/Receptor', DOC_RECEPTOR, {
+  replace: { RznSocRecep: str('RznSocRecep', 'rznSocRecep', 100, { readDefault: '' }) }, // minOccurs="0"
+  drop: ['Extranjero', 'GiroRecep'],
+  insertAfter: { CorreoRecep: [str('TelefonoRecep', 'telefonoRecep', 20)] }, // SiiDte:FonoType
+});
 
 /** EnvioBOLETA_v11.xsd DTE/Documento/Encabezado/Totales (no TasaIVA; TotalPeriodo). */
 const BOL_TOTALES: Table = {
@@ -1000,16 +879,19 @@ const BOL_ENCABEZADO: Table = {
   ],
 };
 
+/** EnvioBOLETA_v11.xsd InfoTicket FchGenera / FchEvento: mandatory xs:dateTime, 2010-03-10T00:00:00..2050-12-31T23:59:59. */
+const BOL_TICKET_FCH = { range: ['2010-03-10T00:00:00', '2050-12-31T23:59:59'], required: true } as const;
+
 /** EnvioBOLETA_v11.xsd DTE/Documento/Detalle/InfoTicket. */
 const BOL_INFO_TICKET: Table = {
   xsd: 'EnvioBOLETA DTE/Documento/Detalle/InfoTicket',
   fields: [
     int('FolioTicket', 'folioTicket', posInt(6), REQ),
-    { xml: 'FchGenera', key: 'fchGenera', kind: 'datetime', range: ['2010-03-10T00:00:00', '2050-12-31T23:59:59'], required: true },
+    { xml: 'FchGenera', key: 'fchGenera', kind: 'datetime', ...BOL_TICKET_FCH },
     str('NmbEvento', 'nmbEvento', 80, REQ),
     str('TpoTicket', 'tpoTicket', 10, REQ),
     str('CdgEvento', 'cdgEvento', 5, REQ),
-    { xml: 'FchEvento', key: 'fchEvento', kind: 'datetime', range: ['2010-03-10T00:00:00', '2050-12-31T23:59:59'], required: true },
+    { xml: 'FchEvento', key: 'fchEvento', kind: 'datetime', ...BOL_TICKET_FCH },
     str('LugarEvento', 'lugarEvento', 80, REQ),
     str('UbicEvento', 'ubicEvento', 20, REQ),
     str('FilaUbicEvento', 'filaUbicEvento', 3),
@@ -1043,34 +925,20 @@ const BOL_DETALLE: Table = {
   ],
 };
 
-/** EnvioBOLETA_v11.xsd DTE/Documento/SubTotInfo (GlosaSTI optional ≤80). */
-const BOL_SUB_TOT_INFO: Table = {
-  xsd: 'EnvioBOLETA DTE/Documento/SubTotInfo',
-  fields: [
-    int('NroSTI', 'nroSti', { min: 1, max: 20 }, REQ),
-    str('GlosaSTI', 'glosaSti', 80),
-    int('OrdenSTI', 'ordenSti', { min: 1, max: 99 }),
-    dec('SubTotNetoSTI', 'subTotNetoSti', DEC16_2),
-    dec('SubTotIVASTI', 'subTotIvaSti', DEC16_2),
-    dec('SubTotAdicSTI', 'subTotAdicSti', DEC16_2),
-    dec('SubTotExeSTI', 'subTotExeSti', DEC16_2),
-    dec('ValSubtotSTI', 'valSubtotSti', DEC16_2),
-    list('LineasDeta', 'lineasDeta', 'int', 1000, { min: 1, max: 1000 }),
-  ],
-};
+/** EnvioBOLETA_v11.xsd DTE/Documento/SubTotInfo (≤20 lines of ≤1000 details; GlosaSTI optional ≤80). */
+const BOL_SUB_TOT_INFO = derive('EnvioBOLETA DTE/Documento/SubTotInfo', SUB_TOT_INFO, {
+  patch: {
+    NroSTI: { max: 20 }, // maxInclusive 20 (DTE_v10: 99)
+    LineasDeta: { maxOccurs: 1000, max: 1000 }, // maxOccurs 1000, maxInclusive 1000 (DTE_v10: maxOccurs 60, no maxInclusive)
+  },
+  replace: { GlosaSTI: str('GlosaSTI', 'glosaSti', 80) }, // minOccurs="0", maxLength 80 (DTE_v10: mandatory, 40)
+});
 
 /** EnvioBOLETA_v11.xsd DTE/Documento/DscRcgGlobal (no ValorDROtrMnda). */
-const BOL_DSC_RCG_GLOBAL: Table = {
-  xsd: 'EnvioBOLETA DTE/Documento/DscRcgGlobal',
-  fields: [
-    int('NroLinDR', 'nroLinDr', { min: 1, max: 20 }, REQ),
-    enm('TpoMov', 'tpoMov', ['D', 'R'], REQ),
-    str('GlosaDR', 'glosaDr', 45),
-    enm('TpoValor', 'tpoValor', DINERO_PCT, REQ),
-    dec('ValorDR', 'valorDr', DEC16_2, REQ),
-    enm('IndExeDR', 'indExeDr', [1, 2]),
-  ],
-};
+const BOL_DSC_RCG_GLOBAL = derive('EnvioBOLETA DTE/Documento/DscRcgGlobal', DSC_RCG_GLOBAL, {
+  patch: { NroLinDR: { max: 20 } }, // maxInclusive 20 (DTE_v10: plain xs:positiveInteger)
+  drop: ['ValorDROtrMnda'],
+});
 
 /** EnvioBOLETA_v11.xsd DTE/Documento/Referencia (CodRef free text; no FchRef). */
 const BOL_REFERENCIA: Table = {
