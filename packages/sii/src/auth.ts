@@ -1,0 +1,301 @@
+/**
+ * Authentication (sii-spec §9): seed → signed seed → token.
+ *
+ * DTEWS (SOAP): `CrSeed.jws getSeed` answers an escaped `SII:RESPUESTA` with RESP_BODY/SEMILLA and
+ * RESP_HDR/ESTADO (either order); the seed is kept as a string (leading zeros matter) and lives about
+ * 2 minutes. `<getToken><item><Semilla>…</Semilla></item></getToken>` is signed with the certificate
+ * (Reference URI="", enveloped transform) and sent escaped in `pszXml` to `GetTokenFromSeed.jws
+ * getToken`, which answers ESTADO 00 and TOKEN.
+ *
+ * Boleta REST: `GET boleta.electronica.semilla` (plain XML with SEMILLA), `POST
+ * boleta.electronica.token` with the same signed document → TOKEN. That token is a different one.
+ *
+ * `TokenCache` keeps tokens per (environment, certificate fingerprint, kind) for a TTL (default 60 s,
+ * like LibreDTE); callers drop a token as soon as a service refuses it.
+ */
+import { createHash } from 'node:crypto';
+import { signXml, type Certificado, type SigningKey } from '@timbre/dte';
+import { describeCode } from './codes.js';
+import type { ResolvedEnvironment } from './environment.js';
+import { SiiError, withAttempts } from './errors.js';
+import type { SiiTransport } from './transport.js';
+import { assertHttpOk, field, parseAnswerXml, parseRespuesta, soapReturnText, soapRpcEnvelope, textAt } from './wire.js';
+
+/** Content of `SOAPAction` for the DTEWS services (AUTH §4.1.2: empty). */
+export const SOAP_ACTION_EMPTY = '""';
+
+// ------------------------------------------------------------------------------------------------
+// Building and signing
+// ------------------------------------------------------------------------------------------------
+
+/** The SOAP request of CrSeed getSeed (no parameters). */
+export function buildGetSeedRequest(crSeedUrl: string): string {
+  return soapRpcEnvelope(crSeedUrl, 'getSeed', []);
+}
+
+/** `<getToken><item><Semilla>…</Semilla></item></getToken>`, unsigned. */
+export function buildGetTokenDocument(seed: string): string {
+  if (!/^[0-9]{1,32}$/.test(seed)) throw new SiiError('ERR_SII_PROTOCOL', 'CrSeed', `seed "${seed}" is not a string of digits`);
+  return `<getToken><item><Semilla>${seed}</Semilla></item></getToken>`;
+}
+
+/** The signed getToken document (enveloped XMLDSig, Reference URI=""), as sent in `pszXml` and to the boleta token endpoint. */
+export function signGetToken(seed: string, key: SigningKey): string {
+  return signXml(buildGetTokenDocument(seed), { referenceId: '', key });
+}
+
+/** The SOAP request of GetTokenFromSeed getToken: the signed document escaped in `pszXml`. */
+export function buildGetTokenRequest(getTokenUrl: string, signedXml: string): string {
+  return soapRpcEnvelope(getTokenUrl, 'getToken', [['pszXml', signedXml]]);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Parsing
+// ------------------------------------------------------------------------------------------------
+
+/**
+ * The seed in a CrSeed answer (a SOAP envelope whose `getSeedReturn` holds the escaped RESPUESTA).
+ * Throws ERR_SII_AUTH_FAILED for ESTADO ≠ 00 (siiCode = ESTADO), ERR_SII_PROTOCOL when unreadable,
+ * ERR_SII_UNAVAILABLE for an HTML page.
+ */
+export function parseGetSeedResponse(body: Uint8Array | string, contentType = ''): string {
+  const inner = soapReturnText(body, 'CrSeed', 'getSeedReturn', contentType);
+  const r = parseRespuesta(inner, 'CrSeed');
+  const estado = field(r.hdr, 'ESTADO') ?? field(r.body, 'ESTADO');
+  const seed = field(r.body, 'SEMILLA') ?? textAt(r.root, 'SEMILLA');
+  if (estado !== undefined && estado !== '00') {
+    const glosa = field(r.hdr, 'GLOSA');
+    throw authError('CrSeed', 'auth.seed', estado, glosa);
+  }
+  if (!seed) throw new SiiError('ERR_SII_PROTOCOL', 'CrSeed', 'CrSeed: answer without SEMILLA');
+  if (!/^[0-9]+$/.test(seed)) throw new SiiError('ERR_SII_PROTOCOL', 'CrSeed', `CrSeed: SEMILLA "${seed}" is not numeric`);
+  return seed;
+}
+
+/** The token in a GetTokenFromSeed answer. Throws ERR_SII_AUTH_FAILED for ESTADO ≠ 00. */
+export function parseGetTokenResponse(body: Uint8Array | string, contentType = ''): string {
+  const inner = soapReturnText(body, 'GetTokenFromSeed', 'getTokenReturn', contentType);
+  const r = parseRespuesta(inner, 'GetTokenFromSeed');
+  return tokenFromRespuesta(r.hdr, r.body, r.root, 'GetTokenFromSeed');
+}
+
+/** The seed of the boleta REST API (`boleta.electronica.semilla`: plain XML, not SOAP). */
+export function parseBoletaSemillaResponse(body: Uint8Array | string, contentType = ''): string {
+  const root = parseAnswerXml(body, 'boleta.semilla', contentType);
+  const estado = textAt(root, 'ESTADO');
+  if (estado !== undefined && estado !== '00') throw authError('boleta.semilla', 'auth.seed', estado, textAt(root, 'GLOSA'));
+  const seed = textAt(root, 'SEMILLA');
+  if (!seed) throw new SiiError('ERR_SII_PROTOCOL', 'boleta.semilla', 'boleta.electronica.semilla: answer without SEMILLA');
+  if (!/^[0-9]+$/.test(seed)) throw new SiiError('ERR_SII_PROTOCOL', 'boleta.semilla', `boleta.electronica.semilla: SEMILLA "${seed}" is not numeric`);
+  return seed;
+}
+
+/** The token of the boleta REST API (`boleta.electronica.token`: plain XML with TOKEN). */
+export function parseBoletaTokenResponse(body: Uint8Array | string, contentType = ''): string {
+  const root = parseAnswerXml(body, 'boleta.token', contentType);
+  const hdr: Array<[string, string]> = [];
+  for (const name of ['ESTADO', 'GLOSA']) {
+    const v = textAt(root, name);
+    if (v !== undefined) hdr.push([name, v]);
+  }
+  return tokenFromRespuesta(hdr, [], root, 'boleta.token');
+}
+
+function tokenFromRespuesta(hdr: Array<[string, string]>, body: Array<[string, string]>, root: Parameters<typeof textAt>[0], op: 'GetTokenFromSeed' | 'boleta.token'): string {
+  const estado = field(hdr, 'ESTADO') ?? field(body, 'ESTADO');
+  const glosa = field(hdr, 'GLOSA') ?? field(body, 'GLOSA');
+  if (estado !== undefined && estado !== '00') throw authError(op, 'auth.token', estado, glosa);
+  const token = field(body, 'TOKEN') ?? textAt(root, 'TOKEN');
+  if (!token) throw new SiiError('ERR_SII_PROTOCOL', op, `${op}: answer without TOKEN`, { ...(estado ? { siiCode: estado } : {}) });
+  if (!/^[\x21-\x7e]+$/.test(token) || token.includes(';') || token.includes(',')) {
+    // It goes into a Cookie header: refuse anything that could inject another cookie or header.
+    throw new SiiError('ERR_SII_PROTOCOL', op, `${op}: TOKEN has characters not allowed in a cookie`);
+  }
+  return token;
+}
+
+function authError(op: 'CrSeed' | 'GetTokenFromSeed' | 'boleta.semilla' | 'boleta.token', service: 'auth.seed' | 'auth.token', estado: string, glosa?: string): SiiError {
+  const info = describeCode(estado, service);
+  const text = glosa || info?.meaning || 'sin glosa';
+  return new SiiError('ERR_SII_AUTH_FAILED', op, `${op}: the SII refused authentication, ESTADO ${estado} (${text})${info?.fix ? `. ${info.fix}` : ''}`, {
+    siiCode: estado,
+    glosa: glosa ?? info?.meaning ?? '',
+  });
+}
+
+// ------------------------------------------------------------------------------------------------
+// Calls
+// ------------------------------------------------------------------------------------------------
+
+const SOAP_HEADERS = { 'Content-Type': 'text/xml; charset=utf-8', SOAPAction: SOAP_ACTION_EMPTY, Accept: 'text/xml, */*' };
+
+/** CrSeed getSeed → the seed (string, leading zeros kept). */
+export async function getSeed(transport: SiiTransport, env: ResolvedEnvironment): Promise<string> {
+  const url = env.endpoints.crSeed;
+  const res = await transport.request({
+    operation: 'CrSeed',
+    method: 'POST',
+    url,
+    headers: SOAP_HEADERS,
+    body: Buffer.from(buildGetSeedRequest(url), 'utf8'),
+    expect: 'xml',
+    idempotent: true,
+  });
+  return withAttempts(res.attempts, () => {
+    assertHttpOk(res, 'CrSeed', true);
+    return parseGetSeedResponse(res.body, res.contentType);
+  });
+}
+
+/** GetTokenFromSeed getToken with a signed getToken document → TOKEN. */
+export async function getTokenFromSeed(transport: SiiTransport, env: ResolvedEnvironment, signedXml: string): Promise<string> {
+  const url = env.endpoints.getTokenFromSeed;
+  const res = await transport.request({
+    operation: 'GetTokenFromSeed',
+    method: 'POST',
+    url,
+    headers: SOAP_HEADERS,
+    body: Buffer.from(buildGetTokenRequest(url, signedXml), 'utf8'),
+    expect: 'xml',
+    idempotent: true,
+  });
+  return withAttempts(res.attempts, () => {
+    assertHttpOk(res, 'GetTokenFromSeed', true);
+    return parseGetTokenResponse(res.body, res.contentType);
+  });
+}
+
+/**
+ * The whole DTEWS flow: seed, signature, token. ESTADO 08 (seed timed out / unknown) starts over once
+ * with a fresh seed; every other refusal is ERR_SII_AUTH_FAILED.
+ */
+export async function requestToken(transport: SiiTransport, env: ResolvedEnvironment, key: SigningKey): Promise<string> {
+  for (let round = 1; ; round++) {
+    const seed = await getSeed(transport, env);
+    try {
+      return await getTokenFromSeed(transport, env, signGetToken(seed, key));
+    } catch (e) {
+      if (round === 1 && e instanceof SiiError && e.code === 'ERR_SII_AUTH_FAILED' && e.siiCode === '08') continue;
+      throw e;
+    }
+  }
+}
+
+/** Boleta REST: semilla → signature → token (a token distinct from the DTEWS one). */
+export async function requestBoletaToken(transport: SiiTransport, env: ResolvedEnvironment, key: SigningKey, userAgent: string): Promise<string> {
+  const semilla = await transport.request({
+    operation: 'boleta.semilla',
+    method: 'GET',
+    url: env.endpoints.boletaSemilla,
+    headers: { Accept: 'application/xml', 'User-Agent': userAgent },
+    expect: 'xml',
+    idempotent: true,
+  });
+  const seed = withAttempts(semilla.attempts, () => {
+    assertHttpOk(semilla, 'boleta.semilla');
+    return parseBoletaSemillaResponse(semilla.body, semilla.contentType);
+  });
+  const res = await transport.request({
+    operation: 'boleta.token',
+    method: 'POST',
+    url: env.endpoints.boletaToken,
+    headers: { 'Content-Type': 'application/xml', Accept: 'application/xml', 'User-Agent': userAgent },
+    body: Buffer.from(signGetToken(seed, key), 'utf8'),
+    expect: 'xml',
+    idempotent: true,
+  });
+  if (res.status === 401 || res.status === 403) {
+    throw new SiiError('ERR_SII_AUTH_FAILED', 'boleta.token', `boleta.electronica.token: HTTP ${res.status}`, { httpStatus: res.status, attempts: res.attempts });
+  }
+  return withAttempts(res.attempts, () => {
+    assertHttpOk(res, 'boleta.token');
+    return parseBoletaTokenResponse(res.body, res.contentType);
+  });
+}
+
+// ------------------------------------------------------------------------------------------------
+// Token cache
+// ------------------------------------------------------------------------------------------------
+
+/** SHA-256 (hex) of the certificate's DER bytes: identifies a signer across processes. */
+export function certificateFingerprint(cert: Pick<Certificado, 'signingKey'>): string {
+  return createHash('sha256').update(cert.signingKey.certificateDer).digest('hex');
+}
+
+export type TokenKind = 'dtews' | 'boleta';
+
+/** Cache key: environment (name and auth URL, so two simulators never share), certificate, kind. */
+export function tokenCacheKey(env: ResolvedEnvironment, cert: Pick<Certificado, 'signingKey'>, kind: TokenKind): string {
+  const authUrl = kind === 'dtews' ? env.endpoints.getTokenFromSeed : env.endpoints.boletaToken;
+  return `${env.name}|${authUrl}|${certificateFingerprint(cert)}|${kind}`;
+}
+
+export interface TokenCacheOptions {
+  /** How long a token is reused, ms (default 60 000, LibreDTE's `token.ttl`). */
+  ttlMs?: number;
+  clock?: { now(): number };
+}
+
+/**
+ * Tokens per key with a time to live. Concurrent callers of the same key share one request. A token
+ * a service refused is dropped with `invalidate(key, token)` (only if it is still the cached one, so a
+ * newer token fetched meanwhile survives).
+ *
+ * @example
+ * ```ts
+ * const cache = new TokenCache({ ttlMs: 60_000 });
+ * const token = await cache.get(key, () => requestToken(transport, env, cert.signingKey));
+ * ```
+ */
+export class TokenCache {
+  readonly ttlMs: number;
+  private readonly clock: { now(): number };
+  private readonly entries = new Map<string, { token: string; expiresAt: number }>();
+  private readonly pending = new Map<string, Promise<string>>();
+
+  constructor(options: TokenCacheOptions = {}) {
+    this.ttlMs = options.ttlMs ?? 60_000;
+    if (!Number.isFinite(this.ttlMs) || this.ttlMs < 0) throw new RangeError(`TokenCache: ttlMs must be ≥ 0, got ${options.ttlMs}`);
+    this.clock = options.clock ?? { now: () => Date.now() };
+  }
+
+  /** The cached token, or a fresh one from `fetchToken` (which is not cached if it throws). */
+  async get(key: string, fetchToken: () => Promise<string>): Promise<string> {
+    const hit = this.peek(key);
+    if (hit !== undefined) return hit;
+    const inflight = this.pending.get(key);
+    if (inflight) return inflight;
+    const p = (async () => {
+      try {
+        const token = await fetchToken();
+        this.entries.set(key, { token, expiresAt: this.clock.now() + this.ttlMs });
+        return token;
+      } finally {
+        this.pending.delete(key);
+      }
+    })();
+    this.pending.set(key, p);
+    return p;
+  }
+
+  /** The cached token if still valid. */
+  peek(key: string): string | undefined {
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    if (this.clock.now() >= entry.expiresAt) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return entry.token;
+  }
+
+  /** Forget a key's token (only `token` if given). */
+  invalidate(key: string, token?: string): void {
+    const entry = this.entries.get(key);
+    if (entry && (token === undefined || entry.token === token)) this.entries.delete(key);
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+}
