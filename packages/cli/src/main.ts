@@ -8,6 +8,8 @@ import { runFixtures } from './commands/fixtures.js';
 import { runBuild } from './commands/build.js';
 import { runVerify } from './commands/verify.js';
 import { runParse } from './commands/parse.js';
+import { runSiiSend, runSiiStatus, runSiiToken } from './commands/sii.js';
+import { runSim } from './commands/sim.js';
 import { reportError } from './output.js';
 
 const program = new Command();
@@ -67,6 +69,45 @@ dte
   .argument('<file>', 'XML file')
   .action(async (file: string) => {
     process.exitCode = await runParse(file);
+  });
+
+const sii = program.command('sii').description('talk to the SII (certificación, producción) or the simulator');
+const siiOptions = (c: Command) =>
+  c
+    .requiredOption('--cert <p12>', 'PKCS#12 certificate of the person authorized to send for the company')
+    .option('--cert-password <pw>', 'certificate password (or TIMBRE_CERT_PASSWORD)')
+    .option('--signer-rut <rut>', "the signer's RUT, for certificates that do not carry it")
+    .option('--env <env>', 'sim | certificacion | produccion', 'sim')
+    .option('--sii-url <url>', 'base URL of every SII service (default: the environment\'s hosts; sim: http://127.0.0.1:8090)')
+    .option('--json', 'print JSON');
+siiOptions(sii.command('token').description('print a token (for diagnosis)'))
+  .option('--boleta', 'a boleta REST API token instead of a DTEWS one')
+  .action(async (o) => {
+    process.exitCode = await runSiiToken(o);
+  });
+siiOptions(sii.command('send').description('upload a signed EnvioDTE/EnvioBOLETA and print the track id').argument('<envelope>', 'signed envelope (XML)'))
+  .option('--rut <rut>', 'issuing company (default: the carátula RutEmisor)')
+  .option('--boleta', 'send an EnvioBOLETA through the boleta REST API (pangal/rahue) instead of DTEUpload')
+  .action(async (file: string, o) => {
+    process.exitCode = await runSiiSend(file, o);
+  });
+siiOptions(sii.command('status').description('print the status of an upload and its per-type counts').argument('<trackId>', 'track id'))
+  .requiredOption('--rut <rut>', 'issuing company')
+  .option('--boleta', 'ask the boleta REST API')
+  .action(async (trackId: string, o) => {
+    process.exitCode = await runSiiStatus(trackId, o);
+  });
+
+program
+  .command('sim')
+  .description('run the SII simulator (a verifier speaking the SII wire formats) until interrupted')
+  .option('--port <n>', 'port', '8090')
+  .option('--host <host>', 'address to listen on', '127.0.0.1')
+  .option('--schemas <dir>', 'validate uploads against the SII XSDs in DIR (or TIMBRE_SII_SCHEMAS)')
+  .option('--trust <dir>', 'extra SII CAF keys it accepts (<IDK>.pem), beside its own')
+  .option('--status-delay <ms>', 'time from REC to the final state', '1000')
+  .action(async (o) => {
+    process.exitCode = await runSim(o);
   });
 
 function collect(value: string, previous: string[]): string[] {

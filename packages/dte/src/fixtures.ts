@@ -100,7 +100,7 @@ export function generateFixtures(opts: GenerateFixturesOptions = {}): Fixtures {
   // ---- CAFs
   const cafs = tipos.map((tipoDte) => ({
     tipoDte,
-    xml: buildCaf({ rutEmisor, razonSocial, tipoDte, desde, hasta, fa, idk, siiKey: sii.privateKey }),
+    xml: writeCaf({ rutEmisor, razonSocial, tipoDte, desde, hasta, fa, idk, siiKey: sii.privateKey }),
   }));
 
   return { p12, p12Password, certificatePem, signerRut, sii: siiOut, cafs };
@@ -110,7 +110,46 @@ function cut40(s: string): string {
   return Array.from(s).slice(0, 40).join('').trim();
 }
 
-function buildCaf(o: { rutEmisor: string; razonSocial: string; tipoDte: number; desde: number; hasta: number; fa: string; idk: number; siiKey: KeyObject }): Buffer {
+export interface BuildCafOptions {
+  /** The (fake) SII key that signs FRMA. */
+  siiKey: KeyObject;
+  /** IDK written into the DA (which SII key signed it). */
+  idk: number;
+  /** RE: the issuer (normalized to canonical form). */
+  rutEmisor: string;
+  /** RS: cut to 40 characters; characters outside Latin-1 replaced. Default `EMPRESA DE PRUEBA`. */
+  razonSocial?: string;
+  tipoDte: number;
+  desde: number;
+  hasta: number;
+  /** FA, `YYYY-MM-DD`. */
+  fa: string;
+}
+
+/**
+ * Build one CAF file signed by the given key, laid out like the SII's (ISO-8859-1 bytes, no encoding
+ * declaration, a fresh RSA-512 CAF key pair with e=3), marked as test material. Used by
+ * `generateFixtures` and by SII simulators that issue CAFs with their own key.
+ *
+ * @example
+ * ```ts
+ * const xml = buildCaf({ siiKey, idk: 100, rutEmisor: '76086428-5', tipoDte: 33, desde: 1, hasta: 50, fa: '2026-11-01' });
+ * ```
+ */
+export function buildCaf(opts: BuildCafOptions): Buffer {
+  const rutEmisor = Rut.parse(opts.rutEmisor, { field: 'rutEmisor' }).canonical;
+  const razonSocial = cut40(toLatin1Text((opts.razonSocial ?? 'EMPRESA DE PRUEBA').trim(), 'razonSocial'));
+  if (razonSocial === '') throw new TimbreError('ERR_INPUT_INVALID', 'razonSocial is empty', { field: 'razonSocial' });
+  if (!Number.isSafeInteger(opts.idk)) throw new TimbreError('ERR_INPUT_INVALID', `idk ${opts.idk} is not an integer`, { field: 'idk' });
+  if (!Number.isInteger(opts.tipoDte) || opts.tipoDte <= 0) throw new TimbreError('ERR_INPUT_INVALID', `tipo ${opts.tipoDte} is not a document type`, { field: 'tipoDte' });
+  if (!Number.isSafeInteger(opts.desde) || !Number.isSafeInteger(opts.hasta) || opts.desde < 1 || opts.hasta < opts.desde) {
+    throw new TimbreError('ERR_INPUT_INVALID', `folio range ${opts.desde}..${opts.hasta} is invalid`, { field: 'desde' });
+  }
+  if (!isIsoDate(opts.fa)) throw new TimbreError('ERR_INPUT_INVALID', `fa "${opts.fa}" is not YYYY-MM-DD`, { field: 'fa' });
+  return writeCaf({ ...opts, rutEmisor, razonSocial });
+}
+
+function writeCaf(o: { rutEmisor: string; razonSocial: string; tipoDte: number; desde: number; hasta: number; fa: string; idk: number; siiKey: KeyObject }): Buffer {
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 512, publicExponent: 3 });
   const jwk = publicKey.export({ format: 'jwk' }) as { n: string; e: string };
   const m = Buffer.from(jwk.n, 'base64url').toString('base64');
