@@ -49,3 +49,50 @@ console.log('4. Verify everything (signatures, TEDs, CAFs against the fake SII k
 const code = await runVerify(built, { trust: path.join(fx, 'trust'), ...(process.env.TIMBRE_SII_SCHEMAS ? { schemas: process.env.TIMBRE_SII_SCHEMAS } : {}) });
 console.log(code === 0 ? `\nAll documents verify. Files are in ${out}` : '\nSome documents failed verification (see above).');
 process.exitCode = code;
+
+// ---- 5. The SII simulator: send both envelopes and follow them to their final state ----
+// (The notes 56/61/111/112 of the examples reference documents this simulator never received, so
+// it rejects them with REF-3-750, as the SII would.)
+if (code === 0) {
+  const { createSimulator } = await import('@timbre/sii-sim');
+  const { createSiiClient } = await import('@timbre/sii');
+  const { loadPkcs12 } = await import('@timbre/dte');
+  const manifest = JSON.parse(await readFile(path.join(fx, 'fixtures.json'), 'utf8')) as { trust: { idk: number } };
+  const trustPem = await readFile(path.join(fx, 'trust', `${manifest.trust.idk}.pem`), 'utf8');
+  const sim = createSimulator({ statusDelayMs: 1500, trustedKeys: [{ idk: manifest.trust.idk, pem: trustPem }], ...(process.env.TIMBRE_SII_SCHEMAS ? { schemasDir: process.env.TIMBRE_SII_SCHEMAS } : {}) });
+  let simUrl: string;
+  try {
+    simUrl = await sim.start(Number(process.env.TIMBRE_SIM_PORT ?? 8090));
+  } catch {
+    simUrl = await sim.start(0); // 8090 taken
+  }
+  console.log(`5. SII simulator on ${simUrl}: upload the envelopes and poll their status`);
+  const certificate = loadPkcs12(await readFile(path.join(fx, 'cert.p12')), 'timbre');
+  const client = createSiiClient({ environment: 'sim', siiUrl: simUrl, certificate });
+  for (const xml of ['envio-dte.xml', 'envio-boleta.xml']) {
+    const sent = await client.sendEnvelope(await readFile(path.join(out, xml)), { rutEmisor: '76086428-5' });
+    if (sent.kind !== 'received') {
+      console.log(`   ${xml}: ${sent.kind}`);
+      continue;
+    }
+    let estado = await client.getEstUp(sent.trackId, '76086428-5');
+    for (let i = 0; i < 30 && !estado.final; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      estado = await client.getEstUp(sent.trackId, '76086428-5');
+    }
+    const counts = estado.counts.map((c) => `${c.tipoDte}: ${c.aceptados}/${c.informados} aceptados`).join(', ');
+    console.log(`   ${xml} → track id ${sent.trackId} → ${estado.estado} ${estado.glosa} (${estado.outcome}) ${counts}`);
+    // What the SII would e-mail: the reason of each rejected document.
+    const detail = (await (await fetch(`${simUrl}/sim/envios/${sent.trackId}`)).json()) as {
+      documentos?: { tipoDte: number; folio: number; estado: string; errores: { code: string; glosa: string }[] }[];
+    };
+    for (const d of detail.documentos ?? []) {
+      if (d.errores.length) console.log(`     ${d.tipoDte} folio ${d.folio}: ${d.estado} — ${d.errores.map((e) => `${e.code} ${e.glosa}`).join('; ')}`);
+    }
+  }
+  if (process.env.TIMBRE_DEMO_KEEP_SIM === '1') {
+    console.log(`\nThe simulator keeps running on ${simUrl} (Ctrl-C to stop). Try: npx timbre sii status <trackId> --rut 76086428-5 --env sim --sii-url ${simUrl} --cert ${path.join(fx, 'cert.p12')} --cert-password timbre`);
+    await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+  }
+  await sim.close();
+}
