@@ -6,6 +6,17 @@ import { TimbreError } from './errors.js';
 
 export const SII_TIME_ZONE = 'America/Santiago';
 const LOCAL = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})$/;
+// Built once: constructing an Intl.DateTimeFormat costs more than formatting with it.
+const CHILE_FORMAT = new Intl.DateTimeFormat('en-CA', {
+  timeZone: SII_TIME_ZONE,
+  year: 'numeric',
+  month: '2-digit',
+  day: '2-digit',
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+  hourCycle: 'h23',
+});
 
 /**
  * Normalize a moment to the SII timestamp form. A string without zone (`2026-11-27T10:15:00`) is
@@ -20,16 +31,7 @@ export function siiTimestamp(at: Date | string = new Date()): string {
     if (Number.isNaN(d.getTime())) throw new TimbreError('ERR_INPUT_INVALID', `"${at}" is not an ISO date-time`, { field: 'now', actual: at });
     return siiTimestamp(d);
   }
-  const parts = new Intl.DateTimeFormat('en-CA', {
-    timeZone: SII_TIME_ZONE,
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-    hourCycle: 'h23',
-  }).formatToParts(at);
+  const parts = CHILE_FORMAT.formatToParts(at);
   const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '00';
   return `${get('year')}-${get('month')}-${get('day')}T${get('hour')}:${get('minute')}:${get('second')}`;
 }

@@ -4,6 +4,7 @@
  * injectable clock, so tests can move time instead of sleeping. Identifiers (seeds, tokens, track
  * ids) come from one source that is deterministic when a seed is given.
  */
+import { siiDate, siiTimestamp } from '@timbre/dte';
 import { randomInt } from 'node:crypto';
 
 /** The simulator's notion of "now", in epoch milliseconds. `Date` itself satisfies it. */
@@ -121,34 +122,20 @@ function sfc32(a: number, b: number, c: number, d: number): () => number {
   };
 }
 
-const CHILE = new Intl.DateTimeFormat('en-CA', {
-  timeZone: 'America/Santiago',
-  year: 'numeric',
-  month: '2-digit',
-  day: '2-digit',
-  hour: '2-digit',
-  minute: '2-digit',
-  second: '2-digit',
-  hourCycle: 'h23',
-});
-
 /** Chilean local time parts of an instant. */
 export function chileParts(ms: number): { y: string; mo: string; d: string; h: string; mi: string; s: string } {
-  const parts = CHILE.formatToParts(new Date(ms));
-  const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '00';
-  return { y: get('year'), mo: get('month'), d: get('day'), h: get('hour'), mi: get('minute'), s: get('second') };
+  const t = siiTimestamp(new Date(ms)); // YYYY-MM-DDTHH:MM:SS
+  return { y: t.slice(0, 4), mo: t.slice(5, 7), d: t.slice(8, 10), h: t.slice(11, 13), mi: t.slice(14, 16), s: t.slice(17, 19) };
 }
 
-/** `2026-11-27 10:15:00` (RECEPCIONDTE TIMESTAMP, boleta fecha_recepcion). */
+/** `2026-11-27 10:15:00` in Chile (RECEPCIONDTE TIMESTAMP, boleta fecha_recepcion). */
 export function chileDateTime(ms: number): string {
-  const p = chileParts(ms);
-  return `${p.y}-${p.mo}-${p.d} ${p.h}:${p.mi}:${p.s}`;
+  return siiTimestamp(new Date(ms)).replace('T', ' ');
 }
 
 /** `2026-11-27` in Chile. */
 export function chileDate(ms: number): string {
-  const p = chileParts(ms);
-  return `${p.y}-${p.mo}-${p.d}`;
+  return siiDate(siiTimestamp(new Date(ms)));
 }
 
 /** Whole calendar days from date a to date b (`YYYY-MM-DD`). */

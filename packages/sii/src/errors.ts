@@ -14,18 +14,9 @@
  * | ERR_SII_TIMEOUT           | same, the last failure being a timeout                            | already retried |
  * | ERR_SII_CIRCUIT_OPEN      | the host's circuit breaker is open: nothing was sent              | no |
  */
-import { TimbreError } from '@timbre/dte';
+import { TimbreError, type TimbreErrorCode } from '@timbre/dte';
 
-export type SiiErrorCode =
-  | 'ERR_SII_AUTH_FAILED'
-  | 'ERR_SII_TOKEN_EXPIRED'
-  | 'ERR_SII_UPLOAD_REJECTED'
-  | 'ERR_SII_DUPLICATE_UPLOAD'
-  | 'ERR_SII_QUERY_FAILED'
-  | 'ERR_SII_PROTOCOL'
-  | 'ERR_SII_UNAVAILABLE'
-  | 'ERR_SII_TIMEOUT'
-  | 'ERR_SII_CIRCUIT_OPEN';
+export type SiiErrorCode = Extract<TimbreErrorCode, `ERR_SII_${string}`>;
 
 /** The SII operation a request belongs to (in errors, events and the code catalogue). */
 export type SiiOperation =
