@@ -8,8 +8,9 @@
  * const sii = createSiiClient({ environment: 'certificacion', certificate: cert });
  * const sent = await sii.sendEnvelope(envioBytes, { rutEmisor: '76086428-5' });
  * if (sent.kind === 'received') console.log(await sii.getEstUp(sent.trackId, '76086428-5'));
- * if (sent.kind === 'unknown') { // answer lost: check before sending again
+ * if (sent.kind === 'unknown') { // answer lost: check before sending again — or use deliverEnvelope:
  * }
+ * const r = await sii.deliverEnvelope(envioBytes); // received | duplicate | recorded | unknown
  * ```
  */
 import type { Certificado } from '@timbre/dte';
@@ -23,6 +24,7 @@ import {
   type EstadoBoletaQuery,
   type EstadoEnvioBoleta,
 } from './boleta.js';
+import { deliverEnvelope, type DeliverOptions, type DeliverResult } from './deliver.js';
 import { resolveEnvironment, type ResolvedEnvironment, type SiiEnvironmentName, type SiiUrlOverride } from './environment.js';
 import { SiiError } from './errors.js';
 import { queryEstDte, queryEstUp, type EstadoDte, type EstadoEnvio } from './estado.js';
@@ -83,6 +85,13 @@ export interface SiiClient {
    * getEstUp. `unknown` means the answer was lost — check the status before uploading again.
    */
   sendEnvelope(xml: Uint8Array, options: SendOptions): Promise<SendEnvelopeResult>;
+  /**
+   * Upload an envelope (company read from its carátula) and, when the answer is lost, ask QueryEstDte
+   * for its first document before uploading again: `recorded` when the SII has it (not re-sent); the
+   * same bytes uploaded once more only when it still does not know it after `statusWaitMs` (see
+   * deliver.ts).
+   */
+  deliverEnvelope(xml: Uint8Array, options?: DeliverOptions): Promise<DeliverResult>;
   /** QueryEstUp: status of an uploaded envelope. */
   getEstUp(trackId: string, rutEmisor: string): Promise<EstadoEnvio>;
   /** QueryEstDte: is this DTE at the SII and do its data match? (RutConsultante = the certificate holder.) */
@@ -141,33 +150,37 @@ export function createSiiClient(options: SiiClientOptions): SiiClient {
     }
   };
 
+  const sendEnvelope = (xml: Uint8Array, o: SendOptions): Promise<SendEnvelopeResult> =>
+    withToken('dtews', (t) =>
+      uploadEnvelope(transport, env, t, {
+        xml,
+        rutSender: certificate.rut,
+        rutCompany: o.rutEmisor,
+        userAgent: uploadUserAgent,
+        ...(o.fileName !== undefined ? { fileName: o.fileName } : {}),
+      }),
+    );
+  const getEstDte = (q: GetEstDteInput): Promise<EstadoDte> =>
+    withToken('dtews', (t) =>
+      queryEstDte(transport, env, t, {
+        rutConsultante: certificate.rut,
+        rutCompania: q.rutEmisor,
+        rutReceptor: q.rutReceptor,
+        tipoDte: q.tipoDte,
+        folio: q.folio,
+        fechaEmision: q.fechaEmision,
+        montoTotal: q.montoTotal,
+      }),
+    );
+
   return {
     environment: env,
     transport,
     getToken: (o) => token('dtews', o?.forceRefresh),
-    sendEnvelope: (xml, o) =>
-      withToken('dtews', (t) =>
-        uploadEnvelope(transport, env, t, {
-          xml,
-          rutSender: certificate.rut,
-          rutCompany: o.rutEmisor,
-          userAgent: uploadUserAgent,
-          ...(o.fileName !== undefined ? { fileName: o.fileName } : {}),
-        }),
-      ),
+    sendEnvelope,
+    deliverEnvelope: (xml, o) => deliverEnvelope({ sendEnvelope, getEstDte, clock: transport.options.clock }, xml, o),
     getEstUp: (trackId, rutEmisor) => withToken('dtews', (t) => queryEstUp(transport, env, { rutCompania: rutEmisor, trackId, token: t })),
-    getEstDte: (q) =>
-      withToken('dtews', (t) =>
-        queryEstDte(transport, env, t, {
-          rutConsultante: certificate.rut,
-          rutCompania: q.rutEmisor,
-          rutReceptor: q.rutReceptor,
-          tipoDte: q.tipoDte,
-          folio: q.folio,
-          fechaEmision: q.fechaEmision,
-          montoTotal: q.montoTotal,
-        }),
-      ),
+    getEstDte,
     boleta: {
       getToken: (o) => token('boleta', o?.forceRefresh),
       sendEnvelope: (xml, o) =>

@@ -119,4 +119,15 @@ export {
   type RcvOperation,
   type RcvRespuesta,
 } from './rcv.js';
+export {
+  DELIVER_DEFAULTS,
+  deliverEnvelope,
+  readEnvelopeSummary,
+  type DeliverDeps,
+  type DeliverOptions,
+  type DeliverResult,
+  type DeliveryTrail,
+  type EnvelopeDocumentKey,
+  type EnvelopeSummary,
+} from './deliver.js';
 export { createSiiClient, type GetEstDteInput, type SendOptions, type SiiClient, type SiiClientOptions } from './client.js';
