@@ -8,7 +8,7 @@ import { runFixtures } from './commands/fixtures.js';
 import { runBuild } from './commands/build.js';
 import { runVerify } from './commands/verify.js';
 import { runParse } from './commands/parse.js';
-import { runSiiSend, runSiiStatus, runSiiToken } from './commands/sii.js';
+import { runSiiCodes, runSiiSend, runSiiStatus, runSiiToken } from './commands/sii.js';
 import { runSim } from './commands/sim.js';
 import { reportError } from './output.js';
 
@@ -96,6 +96,15 @@ siiOptions(sii.command('status').description('print the status of an upload and 
   .option('--boleta', 'ask the boleta REST API')
   .action(async (trackId: string, o) => {
     process.exitCode = await runSiiStatus(trackId, o);
+  });
+
+sii
+  .command('codes')
+  .description('the catalogue of SII codes (upload STATUS, envelope and DTE estados, rejection codes, RCV): meaning and fix')
+  .argument('[code]', 'one code, e.g. RCT, DTE-3-101, "REF L[5]-3-758"')
+  .option('--json', 'print JSON')
+  .action(async (code: string | undefined, o: { json?: boolean }) => {
+    process.exitCode = await runSiiCodes(code, o);
   });
 
 program

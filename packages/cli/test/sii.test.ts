@@ -86,6 +86,15 @@ describe('timbre sim + timbre sii', () => {
     expect(r.estado).toBe('RFR');
   });
 
+  it('explains SII codes from the catalogue', () => {
+    const r = timbre(['sii', 'codes', 'REF L[5]-3-758', '--json']);
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ code: 'REF-3-758', service: 'documento' });
+    expect(timbre(['sii', 'codes', 'NOPE-9-999']).status).toBe(1);
+    const all = JSON.parse(timbre(['sii', 'codes', '--json']).stdout);
+    expect(all.codes.map((c: { code: string }) => c.code)).toEqual(expect.arrayContaining(['EPR', 'RCT', 'DOK', 'DTE-3-101', 'CAF-3-517']));
+  });
+
   it('prints a token', () => {
     const t = timbre(['sii', 'token', '--env', 'sim', '--sii-url', url, ...certArgs()]);
     expect(t.status).toBe(0);

@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { TimbreError, child, childText, loadPkcs12, parseXml } from '@timbre/dte';
-import { createSiiClient, type SiiClient, type SiiEnvironmentName } from '@timbre/sii';
+import { SII_CODES, createSiiClient, describeCode, siiCodesToJson, type SiiClient, type SiiEnvironmentName } from '@timbre/sii';
 
 export interface SiiCliOptions {
   cert: string;
@@ -68,5 +68,21 @@ export async function runSiiStatus(trackId: string, o: SiiCliOptions): Promise<n
   const lines = [`${e.trackId} ${e.estado} ${e.glosa} (${e.outcome}${e.final ? ', final' : ''})`];
   for (const k of e.counts) lines.push(`  type ${k.tipoDte}: informados ${k.informados}, aceptados ${k.aceptados}, rechazados ${k.rechazados}, reparos ${k.reparos}`);
   print(o, e, lines.join('\n'));
+  return 0;
+}
+
+/** `timbre sii codes [CODE]`: what an SII code means and how to fix it (the catalogue the AI chat reads too). */
+export async function runSiiCodes(code: string | undefined, o: { json?: boolean }): Promise<number> {
+  if (code === undefined) {
+    if (o.json) process.stdout.write(`${siiCodesToJson()}\n`);
+    else for (const c of SII_CODES) process.stdout.write(`${c.service.padEnd(13)} ${c.code.padEnd(12)} ${c.meaning}\n`);
+    return 0;
+  }
+  const info = describeCode(code);
+  if (!info) {
+    process.stderr.write(`timbre: unknown SII code ${code}\n`);
+    return 1;
+  }
+  process.stdout.write(o.json ? `${JSON.stringify(info, null, 2)}\n` : `${info.code} (${info.service}): ${info.meaning}\n  ${info.meaningEn}${info.fix ? `\n  fix: ${info.fix}` : ''}\n`);
   return 0;
 }
