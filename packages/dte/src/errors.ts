@@ -52,7 +52,13 @@ export type TimbreErrorCode =
   | 'ERR_SII_PROTOCOL'
   | 'ERR_SII_UNAVAILABLE'
   | 'ERR_SII_TIMEOUT'
-  | 'ERR_SII_CIRCUIT_OPEN';
+  | 'ERR_SII_CIRCUIT_OPEN'
+  // storage (packages/store)
+  | 'ERR_SECRET_MALFORMED'
+  | 'ERR_SECRET_TAMPERED'
+  | 'ERR_MASTER_KEY_INVALID'
+  | 'ERR_DB_URL_INVALID'
+  | 'ERR_MIGRATION_FAILED';
 
 export interface TimbreErrorOptions {
   /** JSON-pointer-like path of the offending field, e.g. `detalle[2].montoItem`. */

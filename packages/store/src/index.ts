@@ -1,0 +1,16 @@
+export * from './errors.js';
+export * from './db.js';
+export type { Database } from './database.js';
+export * from './tables/company.table.js';
+export * from './tables/caf.table.js';
+export * from './tables/certificate.table.js';
+export * from './tables/dte.table.js';
+export * from './tables/idempotency.table.js';
+export * from './migrations/index.js';
+export * from './secret-box.js';
+export * from './folio.js';
+export * from './repositories/company.repository.js';
+export * from './repositories/caf.repository.js';
+export * from './repositories/certificate.repository.js';
+export * from './repositories/dte.repository.js';
+export * from './repositories/idempotency.repository.js';
