@@ -1,0 +1,66 @@
+/**
+ * The DTE service as a Fastify plugin (`dteService`) and `buildApp(config)`, which wraps it in a
+ * Fastify instance. `server.ts` only reads the environment and listens.
+ */
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
+import fp from 'fastify-plugin';
+import type { AppConfig } from './config.js';
+import authPlugin from './plugins/auth.js';
+import dbPlugin from './plugins/db.js';
+import metricsPlugin from './plugins/metrics.js';
+import swaggerPlugin from './plugins/swagger.js';
+import { toProblem } from './problems.js';
+import adminRoutes from './routes/admin.js';
+import dteRoutes from './routes/dte.js';
+import healthRoutes from './routes/health.js';
+import { problemSchema } from './schemas.js';
+
+const service: FastifyPluginAsync<{ config: AppConfig }> = async (app, { config }) => {
+  // Tier 1: infrastructure.
+  await app.register(metricsPlugin);
+  await app.register(swaggerPlugin);
+  await app.register(dbPlugin, { config });
+  await app.register(authPlugin, { config });
+  app.addSchema(problemSchema);
+
+  // One error handler for the whole service: code → status, problem+json, no internals on 5xx.
+  app.setErrorHandler((err, request, reply) => {
+    const { problem, internal } = toProblem(err);
+    if (internal || problem.status >= 500) request.log.error({ err }, 'request failed');
+    else request.log.info({ code: problem.code, status: problem.status }, 'request refused');
+    if (problem.status === 503) reply.header('retry-after', '30');
+    return reply.code(problem.status).type('application/problem+json').send(problem);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).type('application/problem+json').send({
+      type: 'urn:timbre:problem:not-found',
+      title: 'Not Found',
+      status: 404,
+      detail: `no route ${request.method} ${request.url.split('?')[0]}`,
+      code: 'ERR_NOT_FOUND',
+      errors: [],
+    }),
+  );
+
+  // Tier 3: routes.
+  await app.register(healthRoutes);
+  await app.register(adminRoutes, { config });
+  await app.register(dteRoutes, { config });
+};
+
+/** The service as a plugin (not encapsulated: its error handler and decorators are the root's). */
+export const dteService = fp(service, { fastify: '5.x', name: 'timbre-dte-service' });
+
+export async function buildApp(config: AppConfig, options: FastifyServerOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: config.logger ?? false,
+    bodyLimit: 5 * 1024 * 1024,
+    // Never log request bodies or auth headers: certificates, passwords and tokens travel in them.
+    ...options,
+  });
+  await app.register(dteService, { config });
+  await app.ready();
+  return app;
+}
+
+export type { AppConfig } from './config.js';

@@ -1,0 +1,142 @@
+import { loadPkcs12, parseCaf, verifyCaf, loadTrustedKeys, Rut } from '@timbre/dte';
+import { cafStatus, findCompany, insertCaf, insertCertificate, insertCompany, listCafs } from '@timbre/store';
+import type { FastifyPluginAsync } from 'fastify';
+import type { AppConfig } from '../config.js';
+import { ServiceError } from '../problems.js';
+import { cafBody, cafUploadResponse, certificateBody, certificateResponse, companyBody, companyResponse, errorResponses, rutEmisorQuery } from '../schemas.js';
+import { todayInChile } from '../services/issuer.js';
+
+const isUniqueViolation = (e: unknown): boolean => {
+  const err = e as { code?: string; message?: string };
+  return err?.code === '23505' || err?.code === 'SQLITE_CONSTRAINT_UNIQUE' || err?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || /UNIQUE constraint failed/.test(err?.message ?? '');
+};
+
+/** Companies, signing certificates and CAFs. */
+const admin: FastifyPluginAsync<{ config: AppConfig }> = async (app, { config }) => {
+  const now = config.now ?? (() => new Date());
+
+  app.post<{ Body: { rut: string; razon_social: string; nro_resol: number; fch_resol: string } }>(
+    '/api/v1/companies',
+    { schema: { tags: ['companies'], body: companyBody, response: { 201: companyResponse, ...errorResponses } } },
+    async (request, reply) => {
+      const b = request.body;
+      const rut = Rut.parse(b.rut, { field: 'rut' }).canonical;
+      await app.requirePermission(request, { permission: 'cert:manage', company: rut });
+      try {
+        const c = await insertCompany(app.db, { rut, razonSocial: b.razon_social, resolutionNro: b.nro_resol, resolutionFecha: b.fch_resol });
+        return reply.code(201).send({ rut: c.rut, razon_social: c.razon_social, nro_resol: c.resolution_nro, fch_resol: c.resolution_fecha, created_at: c.created_at });
+      } catch (e) {
+        if (isUniqueViolation(e)) throw new ServiceError('ERR_COMPANY_EXISTS', 409, `company ${rut} is already registered`);
+        throw e;
+      }
+    },
+  );
+
+  app.post<{ Body: { rut_company: string; p12_base64: string; password: string; razon_social?: string; nro_resol?: number; fch_resol?: string } }>(
+    '/api/v1/dte/certificate/upload',
+    { schema: { tags: ['certificates'], body: certificateBody, response: { 201: certificateResponse, ...errorResponses } } },
+    async (request, reply) => {
+      const b = request.body;
+      const rutCompany = Rut.parse(b.rut_company, { field: 'rut_company' }).canonical;
+      await app.requirePermission(request, { permission: 'cert:manage', company: rutCompany });
+      const p12 = Buffer.from(b.p12_base64, 'base64');
+      // Validates password, key/certificate pair, RUT and validity; errors name no secret.
+      const cert = loadPkcs12(p12, b.password, { now: now() });
+      if ((await findCompany(app.db, rutCompany)) === undefined) {
+        if (b.razon_social === undefined || b.nro_resol === undefined || b.fch_resol === undefined) {
+          throw new ServiceError('ERR_COMPANY_NOT_REGISTERED', 409, `company ${rutCompany} is not registered: POST /api/v1/companies or send razon_social, nro_resol and fch_resol`);
+        }
+        try {
+          await insertCompany(app.db, { rut: rutCompany, razonSocial: b.razon_social, resolutionNro: b.nro_resol, resolutionFecha: b.fch_resol });
+        } catch (e) {
+          if (!isUniqueViolation(e)) throw e; // registered concurrently: fine
+        }
+      }
+      const row = await insertCertificate(app.db, app.secretBox, { rutCompany, rutSigner: cert.rut, notBefore: cert.notBefore, notAfter: cert.notAfter, p12, password: b.password });
+      request.log.info({ rutCompany, rutSigner: cert.rut, certificateId: row.id }, 'certificate stored');
+      return reply.code(201).send({
+        id: row.id,
+        rut_company: row.rut_company,
+        rut_signer: row.rut_signer,
+        rut_source: cert.rutSource,
+        subject: cert.subject,
+        issuer: cert.issuer,
+        not_before: row.not_before,
+        not_after: row.not_after,
+      });
+    },
+  );
+
+  // Raw CAF files as sent by the SII (ISO-8859-1, no declaration): keep the bytes.
+  app.addContentTypeParser(['application/xml', 'text/xml'], { parseAs: 'buffer', bodyLimit: 200_000 }, (_req, body, done) => done(null, body));
+
+  let trusted: Promise<ReturnType<typeof loadTrustedKeys> | undefined> | undefined;
+  const trustedKeys = () => {
+    trusted ??= (async () => {
+      if (config.sii.cafTrustedKeys) return loadTrustedKeys(config.sii.cafTrustedKeys);
+      if (config.sii.environment === 'sim' && config.sii.url) {
+        const res = await fetch(new URL('/sim/trust', config.sii.url));
+        if (!res.ok) throw new ServiceError('ERR_SII_SEND_FAILED', 503, 'the simulator did not give its CAF key');
+        const t = (await res.json()) as { idk: number; publicKeyPem: string };
+        return loadTrustedKeys([{ idk: t.idk, pem: t.publicKeyPem }]);
+      }
+      return undefined;
+    })().catch((e: unknown) => {
+      trusted = undefined;
+      throw e;
+    });
+    return trusted;
+  };
+
+  app.post<{ Body: Buffer | { caf_xml: string } }>(
+    '/api/v1/dte/caf/upload',
+    {
+      schema: {
+        tags: ['caf'],
+        body: { oneOf: [cafBody, { type: 'object', description: 'raw CAF file (application/xml)' }] },
+        response: { 201: cafUploadResponse, ...errorResponses },
+      },
+      // JSON bodies are checked here; raw XML goes straight to parseCaf.
+      validatorCompiler: () => (data: unknown) => {
+        if (Buffer.isBuffer(data)) return { value: data };
+        const d = data as Record<string, unknown> | null;
+        if (d && typeof d === 'object' && typeof d.caf_xml === 'string' && d.caf_xml.length > 0) return { value: d };
+        const error = Object.assign(new Error('body must be { "caf_xml": "<AUTORIZACION>…" } or the raw CAF file as application/xml'), {
+          validation: [{ instancePath: '/caf_xml', message: 'required: the CAF file' }],
+          validationContext: 'body',
+        });
+        return { error };
+      },
+    },
+    async (request, reply) => {
+      const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.from(request.body.caf_xml, 'latin1');
+      const caf = parseCaf(raw);
+      await app.requirePermission(request, { permission: 'caf:manage', company: caf.rutEmisor });
+      const keys = await trustedKeys();
+      if (keys) verifyCaf(caf, { trustedKeys: keys });
+      if ((await findCompany(app.db, caf.rutEmisor)) === undefined) {
+        throw new ServiceError('ERR_COMPANY_NOT_REGISTERED', 409, `company ${caf.rutEmisor} is not registered`);
+      }
+      try {
+        const row = await insertCaf(app.db, app.secretBox, { xml: raw });
+        request.log.info({ cafId: row.id, rutEmisor: row.rut_emisor, tipoDte: row.tipo_dte, desde: row.desde, hasta: row.hasta }, 'CAF stored');
+        return reply.code(201).send({ ...row, signature_verified: keys !== undefined });
+      } catch (e) {
+        if (isUniqueViolation(e)) throw new ServiceError('ERR_CAF_DUPLICATE', 409, `CAF ${caf.tipoDte} ${caf.desde}-${caf.hasta} of ${caf.rutEmisor} is already loaded`);
+        throw e;
+      }
+    },
+  );
+
+  app.get<{ Querystring: { rut_emisor: string } }>(
+    '/api/v1/dte/caf/status',
+    { schema: { tags: ['caf'], querystring: rutEmisorQuery, response: errorResponses } },
+    async (request) => {
+      const rut = Rut.parse(request.query.rut_emisor, { field: 'rut_emisor' }).canonical;
+      await app.requirePermission(request, { permission: 'dte:read', company: rut });
+      const [status, cafs] = await Promise.all([cafStatus(app.db, rut, { fecha: todayInChile(now()) }), listCafs(app.db, rut)]);
+      return { rut_emisor: rut, fecha: todayInChile(now()), tipos: status, cafs };
+    },
+  );
+};
+export default admin;

@@ -1,0 +1,130 @@
+import { Rut, dteInputJsonSchema, toBytes } from '@timbre/dte';
+import { listDtes, type DteRow, type DteStatus } from '@timbre/store';
+import type { FastifyPluginAsync } from 'fastify';
+import type { AppConfig } from '../config.js';
+import { ServiceError, notFound } from '../problems.js';
+import { dteSummary, errorResponses, generateResponse, idParams, listQuery, listResponse, statusQuery, statusResponse } from '../schemas.js';
+import { generate, querySiiStatus, todayInChile, validateInput, type IssuerDeps } from '../services/issuer.js';
+import { SignerCache } from '../services/signers.js';
+
+const summary = (r: DteRow) => ({
+  id: r.id,
+  rut_emisor: r.rut_emisor,
+  dte_type: String(r.tipo_dte),
+  folio: r.folio,
+  status: r.status,
+  sii_status: r.sii_status,
+  sii_track_id: r.sii_track_id,
+  error_message: r.error_message,
+  created_at: r.created_at,
+  updated_at: r.updated_at,
+});
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
+
+/** Issue, query and read documents. */
+const dte: FastifyPluginAsync<{ config: AppConfig }> = async (app, { config }) => {
+  const now = config.now ?? (() => new Date());
+  const deps: IssuerDeps = { db: app.db, signers: new SignerCache(app.db, app.secretBox, config), metrics: app.metrics, now, log: app.log };
+
+  app.post(
+    '/api/v1/dte/generate',
+    {
+      schema: {
+        tags: ['dte'],
+        description: 'Allocate a folio, stamp, sign, store and send one document (see shared/docs/api-contract.md). Header Idempotency-Key makes retries safe.',
+        headers: { type: 'object', properties: { 'idempotency-key': { type: 'string', maxLength: 200 } } },
+        body: dteInputJsonSchema(),
+        response: { 200: generateResponse, ...errorResponses },
+      },
+      // The body schema documents the input; @timbre/dte's parseDteInput validates it (422 with
+      // input paths), not Ajv.
+      validatorCompiler: ({ httpPart }) => (data: unknown) => {
+        if (httpPart !== 'headers') return { value: data };
+        const key = (data as Record<string, unknown>)['idempotency-key'];
+        if (key === undefined || (typeof key === 'string' && IDEMPOTENCY_KEY.test(key))) return { value: data };
+        return { error: Object.assign(new Error('invalid Idempotency-Key'), { validation: [{ instancePath: '/idempotency-key', message: '1-200 visible ASCII characters' }], validationContext: 'headers' }) };
+      },
+    },
+    async (request, reply) => {
+      await app.requirePermission(request, { permission: 'dte:generate' }); // 401/403 before any validation detail
+      const fchEmis = todayInChile(now());
+      const { input, rutEmisor, tipoDte } = validateInput(request.body, fchEmis);
+      await app.requirePermission(request, { permission: 'dte:generate', company: rutEmisor, dteType: tipoDte });
+      const key = request.headers['idempotency-key'];
+      const result = await generate(deps, {
+        body: request.body,
+        input,
+        rutEmisor,
+        tipoDte,
+        fchEmis: input.fecha_emision ?? fchEmis,
+        ...(typeof key === 'string' ? { idempotencyKey: key } : {}),
+      });
+      if (result.replayed) reply.header('idempotent-replayed', 'true');
+      return reply.code(result.statusCode as 200).send(result.body);
+    },
+  );
+
+  app.get<{ Querystring: { track_id?: string; rut_emisor: string; dte_type: string; folio: number } }>(
+    '/api/v1/dte/status',
+    { schema: { tags: ['dte'], description: 'Ask the SII (QueryEstUp, or QueryEstDte without a track id) and update the stored status.', querystring: statusQuery, response: { 200: statusResponse, ...errorResponses } } },
+    async (request) => {
+      const q = request.query;
+      const rutEmisor = Rut.parse(q.rut_emisor, { field: 'rut_emisor' }).canonical;
+      const tipoDte = Number(q.dte_type);
+      await app.requirePermission(request, { permission: 'dte:read', company: rutEmisor, dteType: tipoDte });
+      return querySiiStatus(deps, { rutEmisor, tipoDte, folio: q.folio, ...(q.track_id ? { trackId: q.track_id } : {}) });
+    },
+  );
+
+  app.get<{ Querystring: { rut_emisor: string; dte_type?: string; status?: DteStatus; limit: number; before?: number } }>(
+    '/api/v1/dte',
+    { schema: { tags: ['dte'], querystring: listQuery, response: { 200: listResponse, ...errorResponses } } },
+    async (request) => {
+      const q = request.query;
+      const rutEmisor = Rut.parse(q.rut_emisor, { field: 'rut_emisor' }).canonical;
+      await app.requirePermission(request, { permission: 'dte:read', company: rutEmisor, ...(q.dte_type ? { dteType: Number(q.dte_type) } : {}) });
+      const page = await listDtes(app.db, {
+        rutEmisor,
+        limit: q.limit,
+        ...(q.dte_type ? { tipoDte: Number(q.dte_type) } : {}),
+        ...(q.status ? { status: q.status } : {}),
+        ...(q.before ? { before: q.before } : {}),
+      });
+      return { items: page.items.map(summary), next_before: page.nextBefore ?? null };
+    },
+  );
+
+  const byId = async (id: number, request: Parameters<typeof app.requirePermission>[0]): Promise<DteRow> => {
+    // Authenticate first, so that an anonymous caller cannot probe which ids exist.
+    await app.requirePermission(request, { permission: 'dte:read' });
+    const row = await app.db.selectFrom('dte').selectAll().where('id', '=', id).executeTakeFirst();
+    if (row === undefined) throw notFound(`document ${id}`);
+    try {
+      await app.requirePermission(request, { permission: 'dte:read', company: row.rut_emisor, dteType: row.tipo_dte });
+    } catch {
+      throw notFound(`document ${id}`); // another company's document: do not reveal that it exists
+    }
+    return row;
+  };
+
+  app.get<{ Params: { id: number } }>(
+    '/api/v1/dte/:id',
+    { schema: { tags: ['dte'], params: idParams, response: { 200: dteSummary, ...errorResponses } } },
+    async (request) => summary(await byId(request.params.id, request)),
+  );
+
+  app.get<{ Params: { id: number } }>(
+    '/api/v1/dte/:id/xml',
+    { schema: { tags: ['dte'], params: idParams, description: 'The signed DTE, ISO-8859-1 bytes.', response: errorResponses } },
+    async (request, reply) => {
+      const row = await byId(request.params.id, request);
+      if (row.xml_signed === null) throw new ServiceError('ERR_NOT_FOUND', 404, `document ${row.id} has no signed XML (status ${row.status})`);
+      return reply
+        .header('content-type', 'application/xml; charset=ISO-8859-1')
+        .header('content-disposition', `attachment; filename="T${row.tipo_dte}F${row.folio}.xml"`)
+        .send(toBytes(row.xml_signed));
+    },
+  );
+};
+export default dte;

@@ -1,0 +1,162 @@
+/** JSON schemas of the routes (Fastify validation + OpenAPI). */
+import { DTE_STATUSES } from '@timbre/store';
+
+export const problemSchema = {
+  $id: 'Problem',
+  type: 'object',
+  description: 'application/problem+json (RFC 9457)',
+  properties: {
+    type: { type: 'string' },
+    title: { type: 'string' },
+    status: { type: 'integer' },
+    detail: { type: 'string' },
+    code: { type: 'string' },
+    errors: { type: 'array', items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' }, code: { type: 'string' } } } },
+  },
+  additionalProperties: true,
+} as const;
+
+const problemRef = { $ref: 'Problem#' } as const;
+export const errorResponses = { 400: problemRef, 401: problemRef, 403: problemRef, 404: problemRef, 409: problemRef, 422: problemRef, 502: problemRef, 503: problemRef } as const;
+
+const rut = { type: 'string', pattern: '^[0-9]{1,8}-[0-9Kk]$', examples: ['76086428-5'] } as const;
+const date = { type: 'string', pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' } as const;
+
+export const companyBody = {
+  type: 'object',
+  required: ['rut', 'razon_social', 'nro_resol', 'fch_resol'],
+  additionalProperties: false,
+  properties: { rut, razon_social: { type: 'string', minLength: 1, maxLength: 100 }, nro_resol: { type: 'integer', minimum: 0 }, fch_resol: date },
+} as const;
+
+export const companyResponse = {
+  type: 'object',
+  properties: { rut: { type: 'string' }, razon_social: { type: 'string' }, nro_resol: { type: 'integer' }, fch_resol: { type: 'string' }, created_at: { type: 'string' } },
+} as const;
+
+export const certificateBody = {
+  type: 'object',
+  required: ['rut_company', 'p12_base64', 'password'],
+  additionalProperties: false,
+  properties: {
+    rut_company: rut,
+    p12_base64: { type: 'string', minLength: 1, maxLength: 1_000_000 },
+    password: { type: 'string', maxLength: 1000 },
+    /** Company data, to register the company together with its first certificate. */
+    razon_social: { type: 'string', minLength: 1, maxLength: 100 },
+    nro_resol: { type: 'integer', minimum: 0 },
+    fch_resol: date,
+  },
+} as const;
+
+export const certificateResponse = {
+  type: 'object',
+  properties: {
+    id: { type: 'integer' },
+    rut_company: { type: 'string' },
+    rut_signer: { type: 'string' },
+    rut_source: { type: 'string' },
+    subject: { type: 'string' },
+    issuer: { type: 'string' },
+    not_before: { type: 'string' },
+    not_after: { type: 'string' },
+  },
+} as const;
+
+export const cafBody = {
+  type: 'object',
+  required: ['caf_xml'],
+  additionalProperties: false,
+  properties: { caf_xml: { type: 'string', minLength: 1, maxLength: 100_000, description: 'the CAF file (text); or send the raw file as application/xml' } },
+} as const;
+
+const cafSummary = {
+  type: 'object',
+  properties: {
+    id: { type: 'integer' },
+    rut_emisor: { type: 'string' },
+    tipo_dte: { type: 'integer' },
+    desde: { type: 'integer' },
+    hasta: { type: 'integer' },
+    fecha_autorizacion: { type: 'string' },
+    idk: { type: 'integer' },
+    next_folio: { type: 'integer' },
+    signature_verified: { type: 'boolean' },
+  },
+} as const;
+export const cafUploadResponse = cafSummary;
+
+export const rutEmisorQuery = { type: 'object', required: ['rut_emisor'], properties: { rut_emisor: rut } } as const;
+
+export const statusQuery = {
+  type: 'object',
+  required: ['rut_emisor', 'dte_type', 'folio'],
+  properties: { track_id: { type: 'string', pattern: '^[0-9]+$' }, rut_emisor: rut, dte_type: { type: 'string', pattern: '^[0-9]{2,3}$' }, folio: { type: 'integer', minimum: 1 } },
+} as const;
+
+export const statusResponse = {
+  type: 'object',
+  properties: {
+    id: { type: 'integer' },
+    folio: { type: 'integer' },
+    dte_type: { type: 'string' },
+    track_id: { type: ['string', 'null'] },
+    status: { type: 'string', enum: [...DTE_STATUSES] },
+    sii_status: { type: ['string', 'null'] },
+    status_display: { type: 'string' },
+    error_message: { type: ['string', 'null'] },
+    fecha_revision: { type: ['string', 'null'] },
+    final: { type: 'boolean' },
+  },
+} as const;
+
+export const generateResponse = {
+  type: 'object',
+  properties: {
+    id: { type: 'integer' },
+    folio: { type: 'integer' },
+    dte_type: { type: 'string' },
+    fecha_emision: { type: 'string' },
+    status: { type: 'string', enum: [...DTE_STATUSES] },
+    xml_signed: { type: 'string', description: 'signed DTE as XML text; exact ISO-8859-1 bytes at GET /api/v1/dte/{id}/xml' },
+    ted: { type: 'string', description: 'the TED element (PDF417 content)' },
+    sii_track_id: { type: ['string', 'null'] },
+    sii_accepted: { type: 'boolean', description: 'false until GET /api/v1/dte/status reports acceptance' },
+    errors: { type: 'array', items: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } },
+  },
+} as const;
+
+export const dteSummary = {
+  type: 'object',
+  properties: {
+    id: { type: 'integer' },
+    rut_emisor: { type: 'string' },
+    dte_type: { type: 'string' },
+    folio: { type: 'integer' },
+    status: { type: 'string', enum: [...DTE_STATUSES] },
+    sii_status: { type: ['string', 'null'] },
+    sii_track_id: { type: ['string', 'null'] },
+    error_message: { type: ['string', 'null'] },
+    created_at: { type: 'string' },
+    updated_at: { type: 'string' },
+  },
+} as const;
+
+export const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'integer', minimum: 1 } } } as const;
+
+export const listQuery = {
+  type: 'object',
+  required: ['rut_emisor'],
+  properties: {
+    rut_emisor: rut,
+    dte_type: { type: 'string', pattern: '^[0-9]{2,3}$' },
+    status: { type: 'string', enum: [...DTE_STATUSES] },
+    limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
+    before: { type: 'integer', minimum: 1, description: 'keyset cursor: next_before of the previous page' },
+  },
+} as const;
+
+export const listResponse = {
+  type: 'object',
+  properties: { items: { type: 'array', items: dteSummary }, next_before: { type: ['integer', 'null'] } },
+} as const;

@@ -1,0 +1,232 @@
+import { verifyXml } from '@timbre/dte';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OTHER_RUT, RUT, call, doc33, provision, setup, token, type Ctx } from './helper.js';
+
+const PG_URL = process.env.TIMBRE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+async function pgAvailable(): Promise<boolean> {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    await client.end();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function pgSchema(): Promise<{ schema: string; drop(): Promise<void> }> {
+  const { default: pg } = await import('pg');
+  const schema = `test_dte_svc_${Math.random().toString(36).slice(2, 10)}`;
+  const client = new pg.Client({ connectionString: PG_URL });
+  await client.connect();
+  await client.query(`CREATE SCHEMA ${schema}`);
+  await client.end();
+  return {
+    schema,
+    async drop() {
+      const c = new pg.Client({ connectionString: PG_URL });
+      await c.connect();
+      await c.query(`DROP SCHEMA ${schema} CASCADE`);
+      await c.end();
+    },
+  };
+}
+
+const nextFolio = async (ctx: Ctx): Promise<number | undefined> => {
+  const s = await call(ctx, 'GET', `/api/v1/dte/caf/status?rut_emisor=${RUT}`);
+  return (s.json.tipos as Array<{ tipoDte: number; nextFolio?: number }>).find((t) => t.tipoDte === 33)?.nextFolio;
+};
+const countDtes = async (ctx: Ctx): Promise<number> => (await call(ctx, 'GET', `/api/v1/dte?rut_emisor=${RUT}&limit=500`)).json.items.length;
+
+const databases: Array<{ name: string; make: () => Promise<{ opts: Parameters<typeof setup>[0]; drop(): Promise<void> } | undefined> }> = [
+  { name: 'SQLite', make: async () => ({ opts: {}, drop: async () => {} }) },
+  {
+    name: 'PostgreSQL',
+    make: async () => {
+      if (!(await pgAvailable())) return undefined;
+      const s = await pgSchema();
+      return { opts: { databaseUrl: PG_URL, searchPath: s.schema }, drop: s.drop };
+    },
+  },
+];
+
+for (const database of databases) {
+  describe(`DTE service end to end on ${database.name}`, () => {
+    let ctx: Ctx;
+    let dropDb: () => Promise<void> = async () => {};
+    let skip = false;
+    const secrets: string[] = [];
+    const seen: string[] = [];
+    const req = async (...args: Parameters<typeof call>) => {
+      const r = await call(...args);
+      seen.push(r.text);
+      return r;
+    };
+
+    beforeAll(async () => {
+      const made = await database.make();
+      if (!made) {
+        skip = true;
+        return;
+      }
+      dropDb = made.drop;
+      ctx = await setup(made.opts);
+      secrets.push(ctx.fixtures.p12Password, ctx.fixtures.p12.toString('base64').slice(0, 40));
+      await provision(ctx);
+    });
+    afterAll(async () => {
+      if (ctx) await ctx.close();
+      await dropDb();
+    });
+
+    it('issues a 33 with folio 1, sends it, and the status query moves it to accepted', async (t) => {
+      if (skip) return t.skip();
+      const r = await req(ctx, 'POST', '/api/v1/dte/generate', { body: doc33() });
+      expect(r.status, r.text).toBe(200);
+      expect(r.json).toMatchObject({ folio: 1, dte_type: '33', status: 'sent', sii_accepted: false, errors: [] });
+      expect(r.json.sii_track_id).toMatch(/^\d+$/);
+      expect(r.json.xml_signed).toContain('<Folio>1</Folio>');
+      expect(r.json.ted).toContain('<TED');
+
+      const s = await req(ctx, 'GET', `/api/v1/dte/status?track_id=${r.json.sii_track_id}&rut_emisor=${RUT}&dte_type=33&folio=1`);
+      expect(s.status, s.text).toBe(200);
+      expect(s.json).toMatchObject({ status: 'accepted', sii_status: 'EPR', final: true, folio: 1 });
+      expect(typeof s.json.status_display).toBe('string');
+
+      const one = await req(ctx, 'GET', `/api/v1/dte/${r.json.id}`);
+      expect(one.json).toMatchObject({ id: r.json.id, status: 'accepted', folio: 1, sii_track_id: r.json.sii_track_id });
+
+      const xml = await fetch(`${ctx.url}/api/v1/dte/${r.json.id}/xml`, { headers: { authorization: `Bearer ${ctx.admin}` } });
+      expect(xml.status).toBe(200);
+      expect(xml.headers.get('content-type')).toBe('application/xml; charset=ISO-8859-1');
+      const bytes = Buffer.from(await xml.arrayBuffer());
+      expect(bytes.includes(Buffer.from('ÑUÑOA', 'latin1'))).toBe(true); // Latin-1, not UTF-8
+      expect(bytes.includes(Buffer.from('ÑUÑOA', 'utf8'))).toBe(false);
+      const v = verifyXml(bytes);
+      expect(v.errors).toEqual([]);
+      expect(v.valid).toBe(true);
+    });
+
+    it('gives 20 parallel requests 20 distinct consecutive folios', async (t) => {
+      if (skip) return t.skip();
+      const before = await nextFolio(ctx);
+      const results = await Promise.all(Array.from({ length: 20 }, () => call(ctx, 'POST', '/api/v1/dte/generate', { body: doc33() })));
+      for (const r of results) expect(r.status, r.text).toBe(200);
+      const folios = results.map((r) => r.json.folio as number).sort((a, b) => a - b);
+      expect(folios).toEqual(Array.from({ length: 20 }, (_, i) => (before as number) + i));
+      expect(results.every((r) => r.json.status === 'sent')).toBe(true);
+    });
+
+    it('replays an Idempotency-Key and refuses it for another body', async (t) => {
+      if (skip) return t.skip();
+      const headers = { 'idempotency-key': `inv-${Math.random()}` };
+      const first = await req(ctx, 'POST', '/api/v1/dte/generate', { body: doc33(), headers });
+      expect(first.status, first.text).toBe(200);
+      const folio = await nextFolio(ctx);
+      const docs = await countDtes(ctx);
+
+      const again = await req(ctx, 'POST', '/api/v1/dte/generate', { body: doc33(), headers });
+      expect(again.status).toBe(200);
+      expect(again.headers.get('idempotent-replayed')).toBe('true');
+      expect(again.json.folio).toBe(first.json.folio);
+      expect(again.json.id).toBe(first.json.id);
+      expect(await nextFolio(ctx)).toBe(folio);
+      expect(await countDtes(ctx)).toBe(docs);
+
+      const other = { ...doc33(), receptor: { ...(doc33().receptor as object), razon_social: 'OTRA EMPRESA' } };
+      const conflict = await req(ctx, 'POST', '/api/v1/dte/generate', { body: other, headers });
+      expect(conflict.status).toBe(409);
+      expect(conflict.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(conflict.json.code).toBe('ERR_IDEMPOTENCY_CONFLICT');
+      expect(await nextFolio(ctx)).toBe(folio);
+    });
+
+    it('refuses bad input with problem+json naming the field, writing nothing', async (t) => {
+      if (skip) return t.skip();
+      const folio = await nextFolio(ctx);
+      const docs = await countDtes(ctx);
+      const d = doc33();
+
+      const badRut = await req(ctx, 'POST', '/api/v1/dte/generate', { body: { ...d, receptor: { ...(d.receptor as object), rut: '77894717-1' } } });
+      expect(badRut.status).toBe(422);
+      expect(badRut.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(badRut.json).toMatchObject({ status: 422, type: expect.any(String), title: expect.any(String), detail: expect.any(String) });
+      expect(badRut.json.errors.map((e: { field: string }) => e.field)).toContain('receptor.rut');
+
+      const badTotal = await req(ctx, 'POST', '/api/v1/dte/generate', { body: { ...d, totales: { ...(d.totales as object), monto_total: 1 } } });
+      expect(badTotal.status).toBe(422);
+      expect(badTotal.json.errors.some((e: { field: string; code: string }) => e.field === 'totales.monto_total' && e.code === 'ERR_TOTALS_MISMATCH')).toBe(true);
+
+      const badType = await req(ctx, 'POST', '/api/v1/dte/generate', { body: { ...d, dte_type: '99' } });
+      expect(badType.status).toBe(422);
+      expect(badType.json.errors.map((e: { field: string }) => e.field)).toContain('dte_type');
+
+      const malformed = await req(ctx, 'POST', '/api/v1/dte/generate', { raw: '{"dte_type": "33", ' });
+      expect(malformed.status).toBe(400);
+      expect(malformed.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(malformed.json.errors[0].field).toBe('body');
+
+      expect(await nextFolio(ctx)).toBe(folio);
+      expect(await countDtes(ctx)).toBe(docs);
+    });
+
+    it('answers 401 without a token and 403 for another company or type', async (t) => {
+      if (skip) return t.skip();
+      const folio = await nextFolio(ctx);
+      const none = await req(ctx, 'POST', '/api/v1/dte/generate', { body: doc33(), token: null });
+      expect(none.status).toBe(401);
+      expect(none.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      const garbage = await req(ctx, 'GET', `/api/v1/dte?rut_emisor=${RUT}`, { token: 'not-a-jwt' });
+      expect(garbage.status).toBe(401);
+
+      const other = await token(ctx.jwtKey, [OTHER_RUT], ['dte:generate', 'dte:read']);
+      const forbidden = await req(ctx, 'POST', '/api/v1/dte/generate', { body: doc33(), token: other });
+      expect(forbidden.status).toBe(403);
+      expect((await req(ctx, 'GET', `/api/v1/dte?rut_emisor=${RUT}`, { token: other })).status).toBe(403);
+      expect((await req(ctx, 'GET', '/api/v1/dte/1', { token: other })).status).toBe(404);
+
+      const only61 = await token(ctx.jwtKey, [RUT], ['dte:generate'], [61]);
+      expect((await req(ctx, 'POST', '/api/v1/dte/generate', { body: doc33(), token: only61 })).status).toBe(403);
+      const readOnly = await token(ctx.jwtKey, [RUT], ['dte:read']);
+      expect((await req(ctx, 'POST', '/api/v1/dte/certificate/upload', { body: { rut_company: RUT, p12_base64: 'AA==', password: 'x' }, token: readOnly })).status).toBe(403);
+      expect(await nextFolio(ctx)).toBe(folio);
+    });
+
+    it('refuses a wrong certificate password without echoing secrets', async (t) => {
+      if (skip) return t.skip();
+      const r = await req(ctx, 'POST', '/api/v1/dte/certificate/upload', { body: { rut_company: RUT, p12_base64: ctx.fixtures.p12.toString('base64'), password: 'wrong-password-123' } });
+      expect(r.status).toBe(422);
+      expect(r.json.code).toBe('ERR_CERT_BAD_PASSWORD');
+      expect(r.text).not.toContain('wrong-password-123');
+    });
+
+    it('lists, paginates and filters documents', async (t) => {
+      if (skip) return t.skip();
+      const p1 = await req(ctx, 'GET', `/api/v1/dte?rut_emisor=${RUT}&limit=5`);
+      expect(p1.status).toBe(200);
+      expect(p1.json.items).toHaveLength(5);
+      expect(typeof p1.json.next_before).toBe('number');
+      const p2 = await req(ctx, 'GET', `/api/v1/dte?rut_emisor=${RUT}&limit=5&before=${p1.json.next_before}`);
+      expect(p2.json.items[0].id).toBeLessThan(p1.json.items[4].id);
+      const accepted = await req(ctx, 'GET', `/api/v1/dte?rut_emisor=${RUT}&status=accepted`);
+      expect(accepted.json.items.map((i: { folio: number }) => i.folio)).toEqual([1]);
+      const bad = await req(ctx, 'GET', `/api/v1/dte?rut_emisor=${RUT}&status=bogus`);
+      expect(bad.status).toBe(400);
+      expect(bad.json.errors[0].field).toBe('status');
+    });
+
+    it('never shows a secret in any response', async (t) => {
+      if (skip) return t.skip();
+      const caf = await req(ctx, 'GET', `/api/v1/dte/caf/status?rut_emisor=${RUT}`);
+      expect(caf.status).toBe(200);
+      expect(seen.length).toBeGreaterThan(10);
+      for (const body of seen) {
+        expect(body).not.toContain('PRIVATE KEY');
+        expect(body).not.toContain('RSASK');
+        for (const s of secrets) expect(body).not.toContain(s);
+      }
+    });
+  });
+}
