@@ -13,7 +13,7 @@ import { readDte } from './dte-xml/read.js';
 import { checkTotals, type TotalsCheck } from './totals-check.js';
 import { dteSlug, type Dte } from './model.js';
 import { cafExpires, isBoleta, type TipoDte } from './tipos.js';
-import { addCalendarMonths, parseCaf, verifyCaf } from './caf.js';
+import { addCalendarMonths, parseCaf, verifyCaf, type Caf } from './caf.js';
 
 export interface ProblemJson {
   code: TimbreErrorCode | string;
@@ -45,15 +45,7 @@ export interface CaratulaCheck {
 }
 
 /** A CAF file (AUTORIZACION): its data and, with trusted keys, whether the SII signed it. */
-export interface CafVerification {
-  rutEmisor: string;
-  razonSocial: string;
-  tipoDte: number;
-  desde: number;
-  hasta: number;
-  fechaAutorizacion: string;
-  idk: number;
-  expiresAt?: string;
+export interface CafVerification extends Pick<Caf, 'rutEmisor' | 'razonSocial' | 'tipoDte' | 'desde' | 'hasta' | 'fechaAutorizacion' | 'idk' | 'expiresAt'> {
   hasPrivateKey: boolean;
   /** undefined when no trusted keys were given. */
   signatureValid?: boolean;
