@@ -1,5 +1,5 @@
 /**
- * `npm start` (until the services land): a tour of the core on this machine — generate test
+ * `npm run tour`: a tour of the core on this machine — generate test
  * fixtures, build and sign one document of every type from examples/dte, wrap them in an EnvioDTE
  * and an EnvioBOLETA for the SII, and verify everything.
  */

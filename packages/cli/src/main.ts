@@ -10,6 +10,8 @@ import { runVerify } from './commands/verify.js';
 import { runParse } from './commands/parse.js';
 import { runSiiCodes, runSiiSend, runSiiStatus, runSiiToken } from './commands/sii.js';
 import { runSim } from './commands/sim.js';
+import { runServeDte } from './commands/serve.js';
+import { runToken } from './commands/token.js';
 import { reportError } from './output.js';
 
 const program = new Command();
@@ -117,6 +119,31 @@ program
   .option('--status-delay <ms>', 'time from REC to the final state', '1000')
   .action(async (o) => {
     process.exitCode = await runSim(o);
+  });
+
+const serve = program.command('serve').description('run a Timbre service in the foreground until interrupted');
+serve
+  .command('dte')
+  .description('the DTE service (services/dte) with the environment of its README; embedded defaults: SQLite, master key and JWT secret under .tmp, created on first start')
+  .option('--port <n>', 'port (or PORT; default 8001)')
+  .option('--host <host>', 'address to listen on (or HOST; default 0.0.0.0)')
+  .option('--database-url <url>', 'sqlite:PATH or postgres://… (or DATABASE_URL; default sqlite:.tmp/timbre.db)')
+  .option('--sii-env <env>', 'sim | certificacion | produccion (or SII_ENV; default sim)')
+  .option('--sii-url <url>', 'base URL of every SII service (or SII_URL; sim: http://127.0.0.1:8090)')
+  .action(async (o) => {
+    process.exitCode = await runServeDte(o);
+  });
+
+program
+  .command('token')
+  .description('print a bearer token (JWT) for the DTE service — for local use')
+  .requiredOption('--company <rut>', 'company the token may act for')
+  .option('--permissions <list>', 'comma-separated; default every permission but admin')
+  .option('--dte-types <list>', 'comma-separated document types, e.g. 33,61; default every type')
+  .option('--expires <time>', 'lifetime (jose syntax: 30m, 12h, 7d)', '12h')
+  .option('--secret <s>', 'HS256 secret (≥ 32 bytes); default TIMBRE_JWT_SECRET, else .tmp/jwt.secret of `timbre serve dte`')
+  .action(async (o) => {
+    process.exitCode = await runToken(o);
   });
 
 function collect(value: string, previous: string[]): string[] {

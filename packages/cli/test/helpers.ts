@@ -20,13 +20,13 @@ export interface RunResult {
 }
 
 /** Run the built `timbre` CLI as a separate process. */
-export function timbre(args: string[], opts: { cwd?: string; input?: string } = {}): RunResult {
+export function timbre(args: string[], opts: { cwd?: string; input?: string; env?: Record<string, string> } = {}): RunResult {
   const r = spawnSync(process.execPath, [cliPath, ...args], {
     cwd: opts.cwd ?? repoRoot,
     encoding: 'utf8',
     input: opts.input,
     maxBuffer: 64 * 1024 * 1024,
-    env: { ...process.env, TIMBRE_SII_SCHEMAS: '' },
+    env: { ...process.env, TIMBRE_SII_SCHEMAS: '', ...(opts.env ?? {}) },
   });
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
