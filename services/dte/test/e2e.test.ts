@@ -1,6 +1,6 @@
 import { verifyXml } from '@timbre/dte';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OTHER_RUT, RUT, call, doc33, provision, setup, token, type Ctx } from './helper.js';
+import { OTHER_RUT, RUT, call, doc33, example, provision, setup, token, uploadCaf, type Ctx } from './helper.js';
 
 const PG_URL = process.env.TIMBRE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -228,5 +228,102 @@ for (const database of databases) {
         for (const s of secrets) expect(body).not.toContain(s);
       }
     });
+  });
+
+  describe(`every document type and 200 parallel folios on ${database.name}`, () => {
+    let ctx: Ctx;
+    let dropDb: () => Promise<void> = async () => {};
+    let skip = false;
+
+    beforeAll(async () => {
+      const made = await database.make();
+      if (!made) {
+        skip = true;
+        return;
+      }
+      dropDb = made.drop;
+      ctx = await setup(made.opts);
+      await provision(ctx, 300); // company, certificate, 33 CAF 1..300
+      for (const tipo of [34, 39, 41, 43, 46, 52, 56, 61, 110, 111, 112]) await uploadCaf(ctx, tipo, 1, 10);
+    });
+    afterAll(async () => {
+      if (ctx) await ctx.close();
+      await dropDb();
+    });
+
+    /** The example of `tipo`, dated by the service; `ref` points its first reference at an issued document. */
+    const body = (tipo: string, ref?: { folio: number; fecha: string }): Record<string, unknown> => {
+      const d = example(tipo);
+      delete d.fecha_emision;
+      if (ref) {
+        const refs = d.referencias as Array<Record<string, unknown>>;
+        refs[0] = { ...refs[0], folio: ref.folio, fecha: ref.fecha };
+      }
+      return d;
+    };
+
+    /** Generate, then poll /status until the SII answer is final; returns both answers. */
+    const issueAndSettle = async (tipo: string, ref?: { folio: number; fecha: string }) => {
+      const g = await call(ctx, 'POST', '/api/v1/dte/generate', { body: body(tipo, ref) });
+      expect(g.status, `${tipo}: ${g.text}`).toBe(200);
+      expect(g.json).toMatchObject({ dte_type: tipo, folio: 1, status: 'sent', errors: [] });
+      expect(g.json.sii_track_id, tipo).toMatch(/^\d+$/);
+      expect(g.json.xml_signed).toContain(`<TipoDTE>${tipo}</TipoDTE>`);
+      let s = await call(ctx, 'GET', `/api/v1/dte/status?rut_emisor=${RUT}&dte_type=${tipo}&folio=${g.json.folio}`);
+      for (let i = 0; i < 50 && s.status === 200 && !s.json.final; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        s = await call(ctx, 'GET', `/api/v1/dte/status?rut_emisor=${RUT}&dte_type=${tipo}&folio=${g.json.folio}`);
+      }
+      expect(s.status, `${tipo}: ${s.text}`).toBe(200);
+      expect(s.json, `${tipo}: ${s.text}`).toMatchObject({ final: true, status: 'accepted', folio: g.json.folio });
+      const stored = await call(ctx, 'GET', `/api/v1/dte/${g.json.id}`);
+      expect(stored.json).toMatchObject({ status: 'accepted', dte_type: tipo, folio: g.json.folio });
+      return { folio: g.json.folio as number, fecha: g.json.fecha_emision as string };
+    };
+
+    it('issues every document type and the simulator accepts each one', async (t) => {
+      if (skip) return t.skip();
+      const f33 = await issueAndSettle('33');
+      const f110 = await issueAndSettle('110');
+      for (const tipo of ['34', '39', '41', '43', '46', '52']) await issueAndSettle(tipo);
+      await issueAndSettle('56', f33);
+      await issueAndSettle('61', f33);
+      await issueAndSettle('111', f110);
+      await issueAndSettle('112', f110);
+      const list = await call(ctx, 'GET', `/api/v1/dte?rut_emisor=${RUT}&status=accepted&limit=500`);
+      expect(list.json.items.map((i: { dte_type: string }) => i.dte_type).sort()).toEqual(['110', '111', '112', '33', '34', '39', '41', '43', '46', '52', '56', '61']);
+    }, 30_000);
+
+    it('gives 200 parallel 33s 200 distinct consecutive folios, stored once each', async (t) => {
+      if (skip) return t.skip();
+      const caf = await call(ctx, 'GET', `/api/v1/dte/caf/status?rut_emisor=${RUT}`);
+      const start = (caf.json.tipos as Array<{ tipoDte: number; nextFolio?: number }>).find((x) => x.tipoDte === 33)?.nextFolio as number;
+      expect(start).toBeGreaterThan(0);
+      const results = await Promise.all(Array.from({ length: 200 }, () => call(ctx, 'POST', '/api/v1/dte/generate', { body: doc33() })));
+      const failed = results.filter((r) => r.status !== 200).map((r) => `${r.status} ${r.text}`);
+      expect(failed).toEqual([]);
+      const expected = Array.from({ length: 200 }, (_, i) => start + i);
+      const folios = results.map((r) => r.json.folio as number).sort((a, b) => a - b);
+      expect(folios).toEqual(expected);
+      expect(new Set(results.map((r) => r.json.id)).size).toBe(200);
+      expect(results.every((r) => r.json.status === 'sent' && /^\d+$/.test(r.json.sii_track_id))).toBe(true);
+
+      // The stored rows, read back page by page.
+      const stored: Array<{ id: number; folio: number; status: string }> = [];
+      let before: number | null = null;
+      for (let page = 0; page < 20; page++) {
+        const p = await call(ctx, 'GET', `/api/v1/dte?rut_emisor=${RUT}&dte_type=33&limit=37${before ? `&before=${before}` : ''}`);
+        expect(p.status, p.text).toBe(200);
+        stored.push(...p.json.items);
+        before = p.json.next_before;
+        if (!before) break;
+      }
+      const ours = stored.filter((i) => i.folio >= start);
+      expect(ours.map((i) => i.folio).sort((a, b) => a - b)).toEqual(expected);
+      expect(new Set(stored.map((i) => i.id)).size).toBe(stored.length);
+      expect(ours.every((i) => i.status === 'sent')).toBe(true);
+      const next = await call(ctx, 'GET', `/api/v1/dte/caf/status?rut_emisor=${RUT}`);
+      expect((next.json.tipos as Array<{ tipoDte: number; nextFolio?: number }>).find((x) => x.tipoDte === 33)?.nextFolio).toBe(start + 200);
+    }, 60_000);
   });
 }

@@ -106,3 +106,17 @@ export function doc33(): Record<string, unknown> {
   delete d.fecha_emision;
   return d;
 }
+
+/** Ask the simulator for a CAF of `tipoDte` (desde..hasta) and upload it to the service. */
+export async function uploadCaf(ctx: Ctx, tipoDte: number, desde: number, hasta: number): Promise<void> {
+  const caf = await fetch(`${ctx.simUrl}/sim/caf`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ rutEmisor: RUT, tipoDte, desde, hasta }),
+  }).then(async (r) => {
+    if (!r.ok) throw new Error(`sim caf ${tipoDte}: ${r.status} ${await r.text()}`);
+    return Buffer.from(await r.arrayBuffer());
+  });
+  const up = await fetch(`${ctx.url}/api/v1/dte/caf/upload`, { method: 'POST', headers: { authorization: `Bearer ${ctx.admin}`, 'content-type': 'application/xml' }, body: caf });
+  if (up.status !== 201) throw new Error(`caf ${tipoDte}: ${up.status} ${await up.text()}`);
+}
