@@ -19,6 +19,7 @@ import { describeCode } from './codes.js';
 import type { ResolvedEnvironment } from './environment.js';
 import { SiiError, withAttempts } from './errors.js';
 import type { SiiTransport } from './transport.js';
+import { callDtews } from './dtews.js';
 import { assertHttpOk, field, parseAnswerXml, parseRespuesta, soapReturnText, soapRpcEnvelope, textAt } from './wire.js';
 
 /** Content of `SOAPAction` for the DTEWS services (AUTH §4.1.2: empty). */
@@ -127,42 +128,16 @@ function authError(op: 'CrSeed' | 'GetTokenFromSeed' | 'boleta.semilla' | 'bolet
 // Calls
 // ------------------------------------------------------------------------------------------------
 
-const SOAP_HEADERS = { 'Content-Type': 'text/xml; charset=utf-8', SOAPAction: SOAP_ACTION_EMPTY, Accept: 'text/xml, */*' };
-
 /** CrSeed getSeed → the seed (string, leading zeros kept). */
 export async function getSeed(transport: SiiTransport, env: ResolvedEnvironment): Promise<string> {
   const url = env.endpoints.crSeed;
-  const res = await transport.request({
-    operation: 'CrSeed',
-    method: 'POST',
-    url,
-    headers: SOAP_HEADERS,
-    body: Buffer.from(buildGetSeedRequest(url), 'utf8'),
-    expect: 'xml',
-    idempotent: true,
-  });
-  return withAttempts(res.attempts, () => {
-    assertHttpOk(res, 'CrSeed', true);
-    return parseGetSeedResponse(res.body, res.contentType);
-  });
+  return callDtews(transport, 'CrSeed', url, buildGetSeedRequest(url), (body, contentType) => parseGetSeedResponse(body, contentType));
 }
 
 /** GetTokenFromSeed getToken with a signed getToken document → TOKEN. */
 export async function getTokenFromSeed(transport: SiiTransport, env: ResolvedEnvironment, signedXml: string): Promise<string> {
   const url = env.endpoints.getTokenFromSeed;
-  const res = await transport.request({
-    operation: 'GetTokenFromSeed',
-    method: 'POST',
-    url,
-    headers: SOAP_HEADERS,
-    body: Buffer.from(buildGetTokenRequest(url, signedXml), 'utf8'),
-    expect: 'xml',
-    idempotent: true,
-  });
-  return withAttempts(res.attempts, () => {
-    assertHttpOk(res, 'GetTokenFromSeed', true);
-    return parseGetTokenResponse(res.body, res.contentType);
-  });
+  return callDtews(transport, 'GetTokenFromSeed', url, buildGetTokenRequest(url, signedXml), (body, contentType) => parseGetTokenResponse(body, contentType));
 }
 
 /**

@@ -15,11 +15,10 @@
  */
 import { describeCode } from './codes.js';
 import type { ResolvedEnvironment } from './environment.js';
-import { SiiError, withAttempts } from './errors.js';
+import { SiiError } from './errors.js';
 import type { SiiTransport } from './transport.js';
-import { assertHttpOk, assertTrackId, field, parseRespuesta, soapReturnText, soapRpcEnvelope, splitRut } from './wire.js';
-
-const SOAP_HEADERS = { 'Content-Type': 'text/xml; charset=utf-8', SOAPAction: '""', Accept: 'text/xml, */*' };
+import { callDtews } from './dtews.js';
+import { assertTrackId, field, parseRespuesta, soapReturnText, soapRpcEnvelope, splitRut } from './wire.js';
 
 // ------------------------------------------------------------------------------------------------
 // Envelope status (QueryEstUp)
@@ -174,19 +173,7 @@ function readCounts(body: ReadonlyArray<[string, string]>): EnvioCount[] {
 /** getEstUp → the envelope's status. */
 export async function queryEstUp(transport: SiiTransport, env: ResolvedEnvironment, p: GetEstUpParams): Promise<EstadoEnvio> {
   const url = env.endpoints.queryEstUp;
-  const res = await transport.request({
-    operation: 'QueryEstUp',
-    method: 'POST',
-    url,
-    headers: SOAP_HEADERS,
-    body: Buffer.from(buildGetEstUpRequest(url, p), 'utf8'),
-    expect: 'xml',
-    idempotent: true,
-  });
-  return withAttempts(res.attempts, () => {
-    assertHttpOk(res, 'QueryEstUp', true);
-    return parseGetEstUpResponse(res.body, p.trackId, res.contentType);
-  });
+  return callDtews(transport, 'QueryEstUp', url, buildGetEstUpRequest(url, p), (body, contentType) => parseGetEstUpResponse(body, p.trackId, contentType));
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -284,17 +271,5 @@ export function parseGetEstDteResponse(body: Uint8Array | string, contentType = 
 /** getEstDte → the DTE's status at the SII. */
 export async function queryEstDte(transport: SiiTransport, env: ResolvedEnvironment, token: string, q: EstDteQuery): Promise<EstadoDte> {
   const url = env.endpoints.queryEstDte;
-  const res = await transport.request({
-    operation: 'QueryEstDte',
-    method: 'POST',
-    url,
-    headers: SOAP_HEADERS,
-    body: Buffer.from(buildGetEstDteRequest(url, q, token), 'utf8'),
-    expect: 'xml',
-    idempotent: true,
-  });
-  return withAttempts(res.attempts, () => {
-    assertHttpOk(res, 'QueryEstDte', true);
-    return parseGetEstDteResponse(res.body, res.contentType);
-  });
+  return callDtews(transport, 'QueryEstDte', url, buildGetEstDteRequest(url, q, token), (body, contentType) => parseGetEstDteResponse(body, contentType));
 }
