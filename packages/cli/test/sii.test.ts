@@ -68,8 +68,10 @@ describe('timbre sim + timbre sii', () => {
     expect(estado).toBe('EPR');
 
     // The same bytes again within 900 s: the SII's duplicate rule, with the first track id.
-    const again = timbre(['sii', 'send', env, '--env', 'sim', '--sii-url', url, ...certArgs(), '--json']);
-    expect(JSON.parse(again.stdout)).toMatchObject({ kind: 'duplicate', trackId });
+    const again = JSON.parse(timbre(['sii', 'send', env, '--env', 'sim', '--sii-url', url, ...certArgs(), '--json']).stdout);
+    expect(again.kind).toBe('duplicate');
+    // The STATUS 99 text carries the track id as a number: a leading zero may be gone.
+    expect(Number(again.trackId)).toBe(Number(trackId));
   });
 
   it('an envelope with one byte changed is rejected by the simulator (RFR)', async () => {
