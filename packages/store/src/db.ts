@@ -1,5 +1,5 @@
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, PostgresAdapter, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresAdapter, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Database } from './database.js';
 import { StoreError } from './errors.js';
@@ -91,4 +91,25 @@ function quoteSearchPath(searchPath: string): string {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function dbKind(db: Kysely<any>): DbKind {
   return db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
+}
+
+/**
+ * Run `fn` in a transaction that holds the write lock from its first statement. PostgreSQL: a plain
+ * transaction (row locks are taken as statements run). SQLite: `BEGIN IMMEDIATE`, because a deferred
+ * transaction that reads before it writes can fail with SQLITE_BUSY when another process wrote in
+ * between; IMMEDIATE waits (busy_timeout) instead. Use the `trx` given to `fn`, never `db`, inside.
+ */
+export async function writeTransaction<T>(db: Kysely<Database>, fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+  if (dbKind(db) === 'postgres') return db.transaction().execute(fn);
+  return db.connection().execute(async (conn) => {
+    await sql`begin immediate`.execute(conn);
+    try {
+      const result = await fn(conn);
+      await sql`commit`.execute(conn);
+      return result;
+    } catch (e) {
+      await sql`rollback`.execute(conn);
+      throw e;
+    }
+  });
 }

@@ -30,6 +30,10 @@ import {
   putIdempotency,
   StoreError,
   updateDteStatus,
+  leaseDte,
+  listDueDtes,
+  patchDte,
+  writeTransaction,
 } from '../src/index.js';
 import type { Database } from '../src/index.js';
 
@@ -71,7 +75,7 @@ async function expectTimbreError(p: Promise<unknown>, code: string): Promise<Tim
 
 interface Backend {
   name: 'sqlite' | 'postgres';
-  open(): Promise<{ db: Kysely<Database>; another: () => Kysely<Database>; rawDump: () => Promise<string>; sqliteUrl?: string }>;
+  open(): Promise<{ db: Kysely<Database>; another: () => Kysely<Database>; rawDump: () => Promise<string>; sqliteUrl?: string; schema?: string }>;
   close(): Promise<void>;
 }
 
@@ -120,6 +124,7 @@ function postgresBackend(): Backend {
       const db = mk();
       return {
         db,
+        schema,
         another: mk,
         rawDump: async () => {
           const r = await admin.query(`SELECT string_agg(t::text, E'\\n') AS s FROM ${schema}.caf t`);
@@ -154,11 +159,14 @@ describe.each([
   it(`[${backend.name}] migrates an empty database, and a second run does nothing`, async () => {
     const before = await db.introspection.getTables();
     expect(before.map((t) => t.name)).not.toContain('caf');
-    const results = await migrateToLatest(db);
-    expect(results.map((r) => [r.migrationName, r.status])).toEqual([['20261128T120000_initial', 'Success']]);
+    const results = await migrateToLatest(db, ctx.schema ? { schema: ctx.schema } : {});
+    expect(results.map((r) => [r.migrationName, r.status])).toEqual([
+      ['20261128T120000_initial', 'Success'],
+      ['20261128T230000_dte_pipeline', 'Success'],
+    ]);
     const tables = (await db.introspection.getTables()).map((t) => t.name);
     for (const t of ['company', 'caf', 'certificate', 'dte', 'idempotency']) expect(tables).toContain(t);
-    expect(await migrateToLatest(db)).toEqual([]);
+    expect(await migrateToLatest(db, ctx.schema ? { schema: ctx.schema } : {})).toEqual([]);
   });
 
   it(`[${backend.name}] 200 parallel allocations give 200 distinct consecutive folios`, async () => {
@@ -196,6 +204,53 @@ describe.each([
     await expect(failed).rejects.toThrow('boom after folio 1');
     expect(await findDteByKey(db, { rutEmisor: rut, tipoDte: 52, folio: 1 })).toBeUndefined();
     expect((await allocateFolio(db, req)).folio).toBe(1);
+  });
+
+  it(`[${backend.name}] writeTransaction: claim, folio and draft commit together or not at all`, async () => {
+    const rut = await company(db);
+    await insertCaf(db, box, { xml: caf(rut, 56, 1, 10, '2025-06-01') });
+    const req = { rutEmisor: rut, tipoDte: 56, fecha: '2025-06-02' };
+    await expect(
+      writeTransaction(db, async (trx) => {
+        await putIdempotency(trx, { key: 'wt-1', rutCompany: rut, requestHash: 'h', responseJson: '', statusCode: 0 });
+        const { folio } = await allocateFolio(trx, req);
+        await insertDte(trx, { rutEmisor: rut, tipoDte: 56, folio, requestJson: '{}', fechaEmision: '2025-06-02' });
+        throw new Error(`boom after folio ${folio}`);
+      }),
+    ).rejects.toThrow('boom after folio 1');
+    expect(await getIdempotency(db, 'wt-1', rut)).toBeUndefined();
+    expect(await findDteByKey(db, { rutEmisor: rut, tipoDte: 56, folio: 1 })).toBeUndefined();
+    const row = await writeTransaction(db, async (trx) => {
+      const { folio, cafId } = await allocateFolio(trx, req);
+      return insertDte(trx, { rutEmisor: rut, tipoDte: 56, folio, cafId, requestJson: '{"a":1}', fechaEmision: '2025-06-02' });
+    });
+    expect(row).toMatchObject({ folio: 1, status: 'draft', request_json: '{"a":1}', fecha_emision: '2025-06-02', upload_attempts: 0, attempts: 0 });
+    // Concurrent transactions on one handle: distinct consecutive folios.
+    const folios = await Promise.all(Array.from({ length: 9 }, () => writeTransaction(db, async (trx) => (await allocateFolio(trx, req)).folio)));
+    expect(folios.sort((a, b) => a - b)).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  });
+
+  it(`[${backend.name}] leases: one worker at a time, a lapsed lease can be taken over, finished documents never`, async () => {
+    const rut = await company(db);
+    const t0 = new Date('2026-01-01T00:00:00Z');
+    const at = (s: number) => new Date(t0.getTime() + s * 1000);
+    const row = await insertDte(db, { rutEmisor: rut, tipoDte: 33, folio: 1, status: 'signed' });
+    const other = ctx.another();
+    const [a, b] = await Promise.all([leaseDte(db, row.id, { now: t0, leaseMs: 10_000 }), leaseDte(other, row.id, { now: t0, leaseMs: 10_000 })]);
+    expect([a, b].filter((x) => x !== undefined)).toHaveLength(1);
+    expect(await leaseDte(db, row.id, { now: at(5), leaseMs: 10_000 })).toBeUndefined();
+    expect(await listDueDtes(db, { now: at(5), rutEmisor: rut })).toEqual([]);
+    expect((await listDueDtes(db, { now: at(11), rutEmisor: rut })).map((r) => r.id)).toEqual([row.id]);
+    expect(await leaseDte(db, row.id, { now: at(11), leaseMs: 10_000 })).toMatchObject({ id: row.id, lease_until: at(21).toISOString() });
+    // Scheduled for later: not due, unless the schedule is ignored.
+    await patchDte(db, row.id, { lease_until: null, next_attempt_at: at(60).toISOString() });
+    expect(await listDueDtes(db, { now: at(30), rutEmisor: rut })).toEqual([]);
+    expect(await listDueDtes(db, { now: at(30), rutEmisor: rut, ignoreSchedule: true })).toHaveLength(1);
+    expect(await listDueDtes(db, { now: at(61), rutEmisor: rut, tipoDte: 33, folio: 1 })).toHaveLength(1);
+    expect(await listDueDtes(db, { now: at(61), rutEmisor: rut, folio: 2 })).toEqual([]);
+    await patchDte(db, row.id, { status: 'sent', next_attempt_at: null });
+    expect(await leaseDte(db, row.id, { now: at(100), leaseMs: 10_000 })).toBeUndefined();
+    expect(await listDueDtes(db, { now: at(100), rutEmisor: rut })).toEqual([]);
   });
 
   it(`[${backend.name}] consumes CAF ranges in order, then reports exhaustion naming rut and type`, async () => {

@@ -8,8 +8,9 @@ import type { AppConfig } from './config.js';
 import authPlugin from './plugins/auth.js';
 import dbPlugin from './plugins/db.js';
 import metricsPlugin from './plugins/metrics.js';
+import rateLimitPlugin from './plugins/rate-limit.js';
 import swaggerPlugin from './plugins/swagger.js';
-import { toProblem } from './problems.js';
+import { authChallenge, clientErrorHandler, frameworkErrorHandler, toProblem } from './problems.js';
 import adminRoutes from './routes/admin.js';
 import dteRoutes from './routes/dte.js';
 import healthRoutes from './routes/health.js';
@@ -21,6 +22,7 @@ const service: FastifyPluginAsync<{ config: AppConfig }> = async (app, { config 
   await app.register(swaggerPlugin);
   await app.register(dbPlugin, { config });
   await app.register(authPlugin, { config });
+  await app.register(rateLimitPlugin, { config }); // before any limited route; health/ready/metrics exempt
   app.addSchema(problemSchema);
 
   // One error handler for the whole service: code → status, problem+json, no internals on 5xx.
@@ -29,8 +31,11 @@ const service: FastifyPluginAsync<{ config: AppConfig }> = async (app, { config 
     if (internal || problem.status >= 500) request.log.error({ err }, 'request failed');
     else request.log.info({ code: problem.code, status: problem.status }, 'request refused');
     if (problem.status === 503) reply.header('retry-after', '30');
+    if (problem.status === 401) reply.header('www-authenticate', authChallenge(problem.code));
     return reply.code(problem.status).type('application/problem+json').send(problem);
   });
+  // JSON (and XML on the CAF route) only: without this, text/plain reached the handlers as a string.
+  app.removeContentTypeParser('text/plain');
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).type('application/problem+json').send({
       type: 'urn:timbre:problem:not-found',
@@ -55,6 +60,9 @@ export async function buildApp(config: AppConfig, options: FastifyServerOptions 
   const app = Fastify({
     logger: config.logger ?? false,
     bodyLimit: 5 * 1024 * 1024,
+    // Errors Fastify and Node answer outside the error handler get problem+json too.
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
     // Never log request bodies or auth headers: certificates, passwords and tokens travel in them.
     ...options,
   });

@@ -28,6 +28,29 @@ export interface AppConfig {
      */
     cafTrustedKeys?: Array<{ idk: number; pem: string }>;
   };
+  /** Document pipeline and recovery (see services/pipeline.ts and services/recovery.ts). */
+  pipeline?: {
+    /** How long a worker owns a document, ms (default 300 000; must exceed the longest upload). */
+    leaseMs?: number;
+    /** First retry delay after a transient SII failure, ms (default 5 000; doubles, at most 15 min). */
+    retryBaseMs?: number;
+    /** After a lost upload answer: how long to ask the SII before uploading the same bytes again, ms (default 20 000). */
+    deliverStatusWaitMs?: number;
+    /** Recovery sweep period, ms (default 30 000); `false` turns the sweep off (resend stays available). */
+    recoveryIntervalMs?: number | false;
+    /** Documents per sweep (default 50). */
+    recoveryBatch?: number;
+  };
+  /**
+   * Test hook, called right after each persisted step of a document (`draft`, `signed`, `enveloped`,
+   * `uploading`, `uploaded`, `sent`). server.ts wires `TIMBRE_TEST_CRASH_AT` to a SIGKILL here.
+   */
+  faultPoint?: (point: 'draft' | 'signed' | 'enveloped' | 'uploading' | 'uploaded' | 'sent') => void;
+  /**
+   * Requests per principal (JWT `sub` / API key id; the client IP when unauthenticated) and window.
+   * Default 600 per 60 000 ms; `false` turns limiting off. `/health`, `/ready`, `/metrics` are exempt.
+   */
+  rateLimit?: { max: number; timeWindowMs: number } | false;
   /** Clock (tests). Default: `() => new Date()`. */
   now?: () => Date;
   /** Fastify logger option (server.ts sets it; tests leave it off). */

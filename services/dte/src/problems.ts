@@ -3,8 +3,11 @@
  * Every error the service raises carries a stable `code`; the root error handler (app.ts) calls
  * `toProblem` and nothing else decides a status.
  */
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { TimbreError, TimbreValidationError } from '@timbre/dte';
 import { AuthError } from '@timbre/auth';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 
 export interface ProblemField {
   field: string;
@@ -35,7 +38,9 @@ export type ServiceErrorCode =
   | 'ERR_FOLIO_NOT_SUPPORTED'
   | 'ERR_SII_OUTCOME_UNKNOWN'
   | 'ERR_SII_SEND_FAILED'
-  | 'ERR_SII_SEND_REFUSED';
+  | 'ERR_SII_SEND_REFUSED'
+  | 'ERR_RATE_LIMITED'
+  | 'ERR_NOT_IMPLEMENTED';
 
 /** An error raised by the service itself, with its status and optional problem extensions. */
 export class ServiceError extends Error {
@@ -100,10 +105,14 @@ const TITLES: Record<number, string> = {
   401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not Found',
+  408: 'Request Timeout',
   409: 'Conflict',
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
+  501: 'Not Implemented',
   422: 'Unprocessable Content',
+  429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
@@ -160,10 +169,12 @@ export function toProblem(err: unknown): { problem: Problem; internal: boolean }
     return { problem: problem(400, 'ERR_BAD_REQUEST', `invalid ${where}`, errors), internal: false };
   }
   if (fe && typeof fe === 'object' && typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-    // Fastify's own client errors: malformed JSON, unsupported media type, body too large …
-    const code = fe.code ?? 'ERR_BAD_REQUEST';
-    const field = code === 'FST_ERR_CTP_INVALID_JSON_BODY' || code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? [{ field: 'body', message: fe.message, code }] : [];
-    return { problem: problem(fe.statusCode, code, fe.message, field), internal: false };
+    // Fastify's own client errors: malformed JSON, unsupported media type, body too large … under
+    // the service's stable codes (Fastify's name stays in `fastify_code`).
+    const fstCode = fe.code ?? '';
+    const code = FASTIFY_CODES[fstCode] ?? 'ERR_BAD_REQUEST';
+    const field = code === 'ERR_JSON_MALFORMED' || code === 'ERR_BODY_TOO_LARGE' || code === 'ERR_MEDIA_TYPE_UNSUPPORTED' ? [{ field: 'body', message: fe.message, code }] : [];
+    return { problem: problem(fe.statusCode, code, fe.message, field, fstCode ? { fastify_code: fstCode } : {}), internal: false };
   }
   if (err instanceof SyntaxError) {
     return { problem: problem(400, 'ERR_BAD_REQUEST', 'malformed JSON body', [{ field: 'body', message: err.message, code: 'ERR_BAD_REQUEST' }]), internal: false };
@@ -171,4 +182,50 @@ export function toProblem(err: unknown): { problem: Problem; internal: boolean }
   return { problem: problem(500, 'ERR_INTERNAL', 'internal error'), internal: true };
 }
 
+const FASTIFY_CODES: Record<string, string> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'ERR_JSON_MALFORMED',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'ERR_JSON_MALFORMED',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'ERR_BODY_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'ERR_MEDIA_TYPE_UNSUPPORTED',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'ERR_BAD_REQUEST',
+  FST_ERR_BAD_URL: 'ERR_URL_MALFORMED',
+};
+
 export const notFound = (what: string): ServiceError => new ServiceError('ERR_NOT_FOUND', 404, `${what} not found`);
+
+/** `WWW-Authenticate` for a 401 (RFC 9110 §11.6.1 requires one; RFC 6750 error for bad tokens). */
+export const authChallenge = (code: string): string =>
+  code === 'ERR_AUTH_MISSING' ? 'Bearer realm="timbre"' : 'Bearer realm="timbre", error="invalid_token"';
+
+/**
+ * Fastify's `frameworkErrors`: errors raised before routing (a URL that does not decode, a path
+ * parameter over maxParamLength) would otherwise get Fastify's own JSON body.
+ */
+export function frameworkErrorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
+  const { problem: p, internal } = toProblem(err);
+  if (internal) request.log.error({ err }, 'request failed');
+  void reply.code(p.status).type('application/problem+json').send(p);
+}
+
+/**
+ * Fastify's `clientErrorHandler`: requests Node's HTTP parser refuses (malformed request line,
+ * headers over the size limit, request timeout) are answered on the raw socket, in problem+json
+ * instead of Fastify's default JSON. Nothing of the request is echoed.
+ */
+export function clientErrorHandler(err: Error & { code?: string }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, detail]: [number, string, string] =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'ERR_REQUEST_TIMEOUT', 'the request was not received in time']
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'ERR_HEADERS_TOO_LARGE', 'the request headers are too large']
+        : [400, 'ERR_BAD_REQUEST', 'malformed HTTP request'];
+  const body = JSON.stringify(problem(status, code, detail));
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: application/problem+json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
+}

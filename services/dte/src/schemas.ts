@@ -17,7 +17,7 @@ export const problemSchema = {
 } as const;
 
 const problemRef = { $ref: 'Problem#' } as const;
-export const errorResponses = { 400: problemRef, 401: problemRef, 403: problemRef, 404: problemRef, 409: problemRef, 422: problemRef, 502: problemRef, 503: problemRef } as const;
+export const errorResponses = { 400: problemRef, 401: problemRef, 403: problemRef, 404: problemRef, 409: problemRef, 413: problemRef, 415: problemRef, 422: problemRef, 429: problemRef, 501: problemRef, 502: problemRef, 503: problemRef } as const;
 
 const rut = { type: 'string', pattern: '^[0-9]{1,8}-[0-9Kk]$', examples: ['76086428-5'] } as const;
 const date = { type: 'string', pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' } as const;
@@ -119,6 +119,7 @@ export const generateResponse = {
     fecha_emision: { type: 'string' },
     status: { type: 'string', enum: [...DTE_STATUSES] },
     xml_signed: { type: 'string', description: 'signed DTE as XML text; exact ISO-8859-1 bytes at GET /api/v1/dte/{id}/xml' },
+    xml_unsigned: { type: 'string', description: 'the same DTE without its XMLDSig signature' },
     ted: { type: 'string', description: 'the TED element (PDF417 content)' },
     sii_track_id: { type: ['string', 'null'] },
     sii_accepted: { type: 'boolean', description: 'false until GET /api/v1/dte/status reports acceptance' },
@@ -159,4 +160,41 @@ export const listQuery = {
 export const listResponse = {
   type: 'object',
   properties: { items: { type: 'array', items: dteSummary }, next_before: { type: ['integer', 'null'] } },
+} as const;
+
+export const resendBody = {
+  type: 'object',
+  required: ['rut_emisor'],
+  additionalProperties: false,
+  properties: {
+    rut_emisor: { type: 'string', maxLength: 12 },
+    dte_type: { type: 'string', pattern: '^[0-9]{2,3}$' },
+    folio: { type: 'integer', minimum: 1 },
+    ids: { type: 'array', items: { type: 'integer', minimum: 1 }, maxItems: 500 },
+    limit: { type: 'integer', minimum: 1, maximum: 500 },
+  },
+} as const;
+
+export const resendResponse = {
+  type: 'object',
+  properties: {
+    processed: { type: 'integer' },
+    results: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          id: { type: 'integer' },
+          folio: { type: 'integer' },
+          dte_type: { type: 'string' },
+          status_before: { type: 'string', enum: [...DTE_STATUSES] },
+          status: { type: 'string', enum: [...DTE_STATUSES] },
+          sii_track_id: { type: ['string', 'null'] },
+          outcome: { type: 'string', enum: ['sent', 'retry', 'failed', 'skipped', 'none'] },
+          next_attempt_at: { type: ['string', 'null'] },
+          error: { type: ['object', 'null'], properties: { code: { type: 'string' }, message: { type: 'string' } } },
+        },
+      },
+    },
+  },
 } as const;

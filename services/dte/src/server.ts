@@ -5,6 +5,7 @@ import { dirname, resolve } from 'node:path';
 import { jwtKeyFrom } from '@timbre/auth';
 import { masterKeyFrom } from '@timbre/store';
 import { buildApp } from './app.js';
+import { DEFAULT_RATE_LIMIT } from './plugins/rate-limit.js';
 import type { SiiEnvironmentName } from './config.js';
 
 const env = process.env;
@@ -37,12 +38,45 @@ if (!masterKeyText) {
   masterKeyText = readFileSync(keyFile, 'utf8').trim();
 }
 
+const ms = (name: string): number | undefined => {
+  const v = env[name];
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a number of milliseconds (got ${v})`);
+  return n;
+};
+const recoveryIntervalMs = ms('TIMBRE_RECOVERY_INTERVAL_MS');
+const pipeline = {
+  ...(ms('TIMBRE_LEASE_MS') !== undefined ? { leaseMs: ms('TIMBRE_LEASE_MS') } : {}),
+  ...(ms('TIMBRE_RETRY_BASE_MS') !== undefined ? { retryBaseMs: ms('TIMBRE_RETRY_BASE_MS') } : {}),
+  ...(recoveryIntervalMs !== undefined ? { recoveryIntervalMs: recoveryIntervalMs === 0 ? (false as const) : recoveryIntervalMs } : {}),
+};
+
+// Crash tests only: die without any cleanup right after the named step is persisted.
+const crashAt = env.TIMBRE_TEST_CRASH_AT;
+const faultPoint = crashAt
+  ? (point: string) => {
+      if (point === crashAt) process.kill(process.pid, 'SIGKILL');
+    }
+  : undefined;
+
+// Per principal (IP when unauthenticated): RATE_LIMIT_MAX requests per RATE_LIMIT_WINDOW_MS; RATE_LIMIT_MAX=0 turns it off.
+const rateLimitMax = Number(env.RATE_LIMIT_MAX || DEFAULT_RATE_LIMIT.max);
+const rateLimitWindowMs = Number(env.RATE_LIMIT_WINDOW_MS || DEFAULT_RATE_LIMIT.timeWindowMs);
+if (!Number.isSafeInteger(rateLimitMax) || rateLimitMax < 0) throw new Error(`RATE_LIMIT_MAX must be an integer ≥ 0 (got ${env.RATE_LIMIT_MAX})`);
+if (!Number.isSafeInteger(rateLimitWindowMs) || rateLimitWindowMs < 1) throw new Error(`RATE_LIMIT_WINDOW_MS must be an integer ≥ 1 (got ${env.RATE_LIMIT_WINDOW_MS})`);
+const rateLimit = rateLimitMax === 0 ? (false as const) : { max: rateLimitMax, timeWindowMs: rateLimitWindowMs };
+
 const app = await buildApp(
   {
     databaseUrl,
+    ...(env.DATABASE_SCHEMA ? { databaseSearchPath: env.DATABASE_SCHEMA } : {}),
     masterKey: masterKeyFrom(masterKeyText),
     jwtKey: jwtKeyFrom(env.TIMBRE_JWT_SECRET),
     sii: { environment: siiEnv, ...(siiUrl ? { url: siiUrl } : {}) },
+    rateLimit,
+    pipeline,
+    ...(faultPoint ? { faultPoint } : {}),
     // Pretty output is a TTY concern, not an environment one.
     logger: { level: env.LOG_LEVEL ?? 'info', redact: ['req.headers.authorization', 'req.headers["x-api-key"]'] },
   },

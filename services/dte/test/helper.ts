@@ -6,7 +6,7 @@ import { signToken, type Permission } from '@timbre/auth';
 import { generateFixtures, type Fixtures } from '@timbre/dte';
 import { createSimulator, type Simulator } from '@timbre/sii-sim';
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../src/app.js';
+import { buildApp, type AppConfig } from '../src/app.js';
 
 export const RUT = '76086428-5';
 export const OTHER_RUT = '77894717-K';
@@ -25,7 +25,7 @@ export interface Ctx {
 }
 
 /** Simulator + service on a fresh database (SQLite temp file unless `databaseUrl` is given). */
-export async function setup(opts: { databaseUrl?: string; searchPath?: string } = {}): Promise<Ctx> {
+export async function setup(opts: { databaseUrl?: string; searchPath?: string; pipeline?: AppConfig['pipeline'] } = {}): Promise<Ctx> {
   const sim = createSimulator({ statusDelayMs: 0 });
   const simUrl = await sim.start(0);
   const dir = mkdtempSync(join(tmpdir(), 'timbre-dte-svc-'));
@@ -36,6 +36,7 @@ export async function setup(opts: { databaseUrl?: string; searchPath?: string } 
     masterKey: randomBytes(32),
     jwtKey,
     sii: { environment: 'sim', url: simUrl, maxAttempts: 1, timeoutMs: 10_000 },
+    ...(opts.pipeline ? { pipeline: opts.pipeline } : {}),
   });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   const fixtures = generateFixtures({ tipos: [33], p12Password: 'Pw-p12-9f3Kq!x7' });

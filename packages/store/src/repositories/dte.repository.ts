@@ -13,6 +13,11 @@ export interface DteInput extends DteKey {
   status?: DteStatus;
   xmlSigned?: string | null;
   idempotencyKey?: string | null;
+  fechaEmision?: string | null;
+  requestJson?: string | null;
+  cafId?: number | null;
+  /** ISO-8601 UTC: the inserting worker owns the document until then. */
+  leaseUntil?: string | null;
 }
 
 const canon = (rut: string): string => Rut.parse(rut, { field: 'rutEmisor' }).canonical;
@@ -31,6 +36,10 @@ export async function insertDte(db: Kysely<Database>, input: DteInput): Promise<
       xml_signed: input.xmlSigned ?? null,
       error_message: null,
       idempotency_key: input.idempotencyKey ?? null,
+      fecha_emision: input.fechaEmision ?? null,
+      request_json: input.requestJson ?? null,
+      caf_id: input.cafId ?? null,
+      lease_until: input.leaseUntil ?? null,
       created_at: now,
       updated_at: now,
     })
@@ -105,4 +114,89 @@ export async function listDtes(db: Kysely<Database>, filter: ListDtesFilter): Pr
   const rows = await q.orderBy('id', 'desc').limit(limit + 1).execute();
   const items = rows.slice(0, limit);
   return { items, nextBefore: rows.length > limit ? items[items.length - 1]?.id : undefined };
+}
+
+/** Statuses from which the service still has work to do (stamp/sign, envelope, upload). */
+export const UNFINISHED_STATUSES: readonly DteStatus[] = ['draft', 'signed'];
+
+export type DtePatch = Partial<
+  Pick<
+    DteRow,
+    | 'status'
+    | 'sii_status'
+    | 'sii_track_id'
+    | 'xml_signed'
+    | 'ted'
+    | 'xml_envelope'
+    | 'error_message'
+    | 'upload_attempts'
+    | 'attempts'
+    | 'lease_until'
+    | 'next_attempt_at'
+  >
+>;
+
+/** Update a document by id; `updated_at` is set. Undefined when there is no such row. */
+export async function patchDte(db: Kysely<Database>, id: number, patch: DtePatch): Promise<DteRow | undefined> {
+  return db
+    .updateTable('dte')
+    .set({ ...patch, updated_at: new Date().toISOString() })
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+export async function findDteById(db: Kysely<Database>, id: number): Promise<DteRow | undefined> {
+  return db.selectFrom('dte').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function findDteByIdempotencyKey(db: Kysely<Database>, rutEmisor: string, key: string): Promise<DteRow | undefined> {
+  return db.selectFrom('dte').selectAll().where('rut_emisor', '=', canon(rutEmisor)).where('idempotency_key', '=', key).executeTakeFirst();
+}
+
+/**
+ * Take the lease of an unfinished document: ONE guarded statement, so two workers (processes) never
+ * both get it. Succeeds when nobody holds it or the holder's lease ran out (it crashed or hung).
+ * Returns the row as leased, or undefined (finished, or someone else's).
+ */
+export async function leaseDte(db: Kysely<Database>, id: number, opts: { now: Date; leaseMs: number }): Promise<DteRow | undefined> {
+  const now = opts.now.toISOString();
+  return db
+    .updateTable('dte')
+    .set({ lease_until: new Date(opts.now.getTime() + opts.leaseMs).toISOString() })
+    .where('id', '=', id)
+    .where('status', 'in', [...UNFINISHED_STATUSES])
+    .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
+    .returningAll()
+    .executeTakeFirst();
+}
+
+export interface DueDtesFilter {
+  now: Date;
+  limit?: number;
+  rutEmisor?: string;
+  tipoDte?: number;
+  folio?: number;
+  ids?: readonly number[];
+  /** Ignore `next_attempt_at` (an explicit resend). */
+  ignoreSchedule?: boolean;
+}
+
+/** Unfinished documents nobody holds, due for another attempt, oldest first. */
+export async function listDueDtes(db: Kysely<Database>, f: DueDtesFilter): Promise<DteRow[]> {
+  const now = f.now.toISOString();
+  let q = db
+    .selectFrom('dte')
+    .selectAll()
+    .where('status', 'in', [...UNFINISHED_STATUSES])
+    .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]));
+  if (!f.ignoreSchedule) q = q.where((eb) => eb.or([eb('next_attempt_at', 'is', null), eb('next_attempt_at', '<=', now)]));
+  if (f.rutEmisor !== undefined) q = q.where('rut_emisor', '=', canon(f.rutEmisor));
+  if (f.tipoDte !== undefined) q = q.where('tipo_dte', '=', f.tipoDte);
+  if (f.folio !== undefined) q = q.where('folio', '=', f.folio);
+  if (f.ids !== undefined) {
+    if (f.ids.length === 0) return [];
+    q = q.where('id', 'in', [...f.ids]);
+  }
+  return q.orderBy('id').limit(Math.min(1000, Math.max(1, Math.trunc(f.limit ?? 100)))).execute();
 }

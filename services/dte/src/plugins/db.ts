@@ -15,7 +15,8 @@ export default fp<{ config: AppConfig }>(
   async (app, { config }) => {
     const db = createDb({ url: config.databaseUrl, ...(config.databaseSearchPath ? { searchPath: config.databaseSearchPath } : {}) });
     app.addHook('onClose', async () => db.destroy());
-    await migrateToLatest(db);
+    const schema = config.databaseSearchPath?.split(',')[0];
+    await migrateToLatest(db, schema ? { schema } : {});
     app.decorate('db', db);
     app.decorate('secretBox', createSecretBox(config.masterKey));
   },

@@ -3,7 +3,8 @@ import { listDtes, type DteRow, type DteStatus } from '@timbre/store';
 import type { FastifyPluginAsync } from 'fastify';
 import type { AppConfig } from '../config.js';
 import { ServiceError, notFound } from '../problems.js';
-import { dteSummary, errorResponses, generateResponse, idParams, listQuery, listResponse, statusQuery, statusResponse } from '../schemas.js';
+import { dteSummary, errorResponses, generateResponse, idParams, listQuery, listResponse, resendBody, resendResponse, statusQuery, statusResponse } from '../schemas.js';
+import { RecoverySweeper, resendDue } from '../services/recovery.js';
 import { generate, querySiiStatus, todayInChile, validateInput, type IssuerDeps } from '../services/issuer.js';
 import { SignerCache } from '../services/signers.js';
 
@@ -25,7 +26,23 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
 /** Issue, query and read documents. */
 const dte: FastifyPluginAsync<{ config: AppConfig }> = async (app, { config }) => {
   const now = config.now ?? (() => new Date());
-  const deps: IssuerDeps = { db: app.db, signers: new SignerCache(app.db, app.secretBox, config), metrics: app.metrics, now, log: app.log };
+  const p = config.pipeline ?? {};
+  const deps: IssuerDeps = {
+    db: app.db,
+    signers: new SignerCache(app.db, app.secretBox, config),
+    metrics: app.metrics,
+    now,
+    log: app.log,
+    leaseMs: p.leaseMs ?? 300_000,
+    retryBaseMs: p.retryBaseMs ?? 5_000,
+    deliver: { statusWaitMs: p.deliverStatusWaitMs ?? 20_000 },
+    ...(config.faultPoint ? { faultPoint: config.faultPoint } : {}),
+  };
+  if (p.recoveryIntervalMs !== false) {
+    const sweeper = new RecoverySweeper(deps, { intervalMs: p.recoveryIntervalMs ?? 30_000, batch: p.recoveryBatch ?? 50 });
+    app.addHook('onReady', async () => sweeper.start());
+    app.addHook('onClose', async () => sweeper.stop());
+  }
 
   app.post(
     '/api/v1/dte/generate',
@@ -61,7 +78,37 @@ const dte: FastifyPluginAsync<{ config: AppConfig }> = async (app, { config }) =
         ...(typeof key === 'string' ? { idempotencyKey: key } : {}),
       });
       if (result.replayed) reply.header('idempotent-replayed', 'true');
+      // A replayed failure is the stored problem document.
+      if (result.statusCode >= 400) reply.type('application/problem+json');
       return reply.code(result.statusCode as 200).send(result.body);
+    },
+  );
+
+  app.post<{ Body: { rut_emisor: string; dte_type?: string; folio?: number; ids?: number[]; limit?: number } }>(
+    '/api/v1/dte/recovery/resend',
+    {
+      schema: {
+        tags: ['dte'],
+        description:
+          'Finish documents left `draft` or `signed` (a crash, the SII unreachable): each continues from its last stored step, with its folio and, once built, the same envelope bytes; one already received by the SII is not uploaded again. Ignores the retry schedule; skips documents another worker holds.',
+        body: resendBody,
+        response: { 200: resendResponse, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const b = request.body;
+      const rutEmisor = Rut.parse(b.rut_emisor, { field: 'rut_emisor' }).canonical;
+      const tipoDte = b.dte_type !== undefined ? Number(b.dte_type) : undefined;
+      await app.requirePermission(request, { permission: 'dte:generate', company: rutEmisor, ...(tipoDte !== undefined ? { dteType: tipoDte } : {}) });
+      const results = await resendDue(deps, {
+        rutEmisor,
+        now: true,
+        limit: b.limit ?? 100,
+        ...(tipoDte !== undefined ? { tipoDte } : {}),
+        ...(b.folio !== undefined ? { folio: b.folio } : {}),
+        ...(b.ids !== undefined ? { ids: b.ids } : {}),
+      });
+      return { processed: results.filter((r) => r.outcome !== 'none' && r.outcome !== 'skipped').length, results };
     },
   );
 
@@ -124,6 +171,27 @@ const dte: FastifyPluginAsync<{ config: AppConfig }> = async (app, { config }) =
         .header('content-type', 'application/xml; charset=ISO-8859-1')
         .header('content-disposition', `attachment; filename="T${row.tipo_dte}F${row.folio}.xml"`)
         .send(toBytes(row.xml_signed));
+    },
+  );
+
+  // Endpoints of the original design that later work fills (inbox: issue 7; PDF: issue 6). They
+  // authenticate like the rest and answer 501 problem+json, not 404, so a client can tell "not yet"
+  // from "wrong URL".
+  const notYet = (what: string) => new ServiceError('ERR_NOT_IMPLEMENTED', 501, `${what} is not implemented in this version of the DTE service`);
+  app.post('/api/v1/dte/check_inbox', { schema: { tags: ['dte'], description: 'Received DTEs from the exchange mailbox (not implemented yet: 501).', response: errorResponses } }, async (request) => {
+    await app.requirePermission(request, { permission: 'dte:read' });
+    throw notYet('check_inbox (received documents)');
+  });
+  app.post('/api/v1/dte/send_response', { schema: { tags: ['dte'], description: 'Commercial responses to received DTEs (not implemented yet: 501).', response: errorResponses } }, async (request) => {
+    await app.requirePermission(request, { permission: 'dte:respond' });
+    throw notYet('send_response (commercial responses)');
+  });
+  app.get<{ Params: { id: number } }>(
+    '/api/v1/dte/:id/pdf',
+    { schema: { tags: ['dte'], params: idParams, description: 'Printed representation (not implemented yet: 501).', response: errorResponses } },
+    async (request) => {
+      await byId(request.params.id, request);
+      throw notYet('the PDF of a document');
     },
   );
 };

@@ -1,43 +1,35 @@
 /**
- * Issuing one document: validate → claim the idempotency key → allocate a folio → stamp and sign →
- * persist `signed` (with the XML) → envelope → deliver to the SII → persist `sent`. And the status
- * query that moves `sent` to accepted / accepted_with_reparos / rejected.
+ * Issuing one document: validate → (one write transaction: claim the Idempotency-Key, allocate the
+ * folio, insert the `draft` with the request) → advance it (pipeline.ts: stamp and sign, store the
+ * envelope, upload) → answer, and store the answer under the key. And the status query that moves
+ * `sent` to accepted / accepted_with_reparos / rejected.
+ *
+ * A retry with the same key never allocates again: it replays the stored answer, or — when the first
+ * request died or the SII was unreachable — takes the document's lease and continues it.
  */
 import { createHash } from 'node:crypto';
-import {
-  RUT_SII,
-  Rut,
-  TimbreError,
-  buildEnvelope,
-  emitDte,
-  inputToDte,
-  parseDteInput,
-  parseXml,
-  readDte,
-  siiDate,
-  siiTimestamp,
-  toBytes,
-  type DteInput,
-} from '@timbre/dte';
+import { Rut, inputToDte, parseDteInput, parseXml, readDte, siiDate, siiTimestamp, type DteInput } from '@timbre/dte';
 import type { EnvioOutcome } from '@timbre/sii';
 import {
+  UNFINISHED_STATUSES,
   allocateFolio,
   findCompany,
+  findDteByIdempotencyKey,
   findDteByKey,
   getIdempotency,
   insertDte,
+  leaseDte,
   putIdempotency,
   updateDteStatus,
+  writeTransaction,
   type Database,
   type DteRow,
   type DteStatus,
   type IdempotencyRow,
 } from '@timbre/store';
-import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
-import type { Metrics } from '../plugins/metrics.js';
-import { ServiceError } from '../problems.js';
-import type { SignerCache } from './signers.js';
+import { ServiceError, toProblem } from '../problems.js';
+import { advance, unsignedXml, type AdvanceOutcome, type PipelineDeps } from './pipeline.js';
 
 export interface GenerateResponse {
   id: number;
@@ -47,6 +39,8 @@ export interface GenerateResponse {
   status: DteStatus;
   /** The signed standalone DTE as XML text (the exact ISO-8859-1 bytes: GET /api/v1/dte/{id}/xml). */
   xml_signed: string;
+  /** The same document without its XMLDSig signature. */
+  xml_unsigned: string;
   ted: string;
   sii_track_id: string | null;
   sii_accepted: boolean;
@@ -59,13 +53,7 @@ export interface GenerateResult {
   replayed: boolean;
 }
 
-export interface IssuerDeps {
-  db: Kysely<Database>;
-  signers: SignerCache;
-  metrics: Metrics;
-  now: () => Date;
-  log: FastifyBaseLogger;
-}
+export type IssuerDeps = PipelineDeps;
 
 /** Idempotency rows with this status code are claims of a request still running (or one that died). */
 const PENDING = 0;
@@ -85,152 +73,148 @@ export function validateInput(body: unknown, fchEmis: string): { input: DteInput
   return { input, rutEmisor: Rut.parse(input.emisor.rut, { field: 'emisor.rut' }).canonical, tipoDte: Number(input.dte_type) };
 }
 
-function replay(row: IdempotencyRow, hash: string, key: string): GenerateResult {
-  if (row.request_hash !== hash) {
-    throw new ServiceError('ERR_IDEMPOTENCY_CONFLICT', 409, `Idempotency-Key "${key}" was already used with a different request`);
-  }
-  if (row.status_code === PENDING) {
-    const ext = row.response_json ? (JSON.parse(row.response_json) as Record<string, unknown>) : {};
-    throw new ServiceError(
-      'ERR_IDEMPOTENCY_IN_PROGRESS',
-      409,
-      `a request with Idempotency-Key "${key}" is in progress or did not complete; check the document before retrying`,
-      ext,
+const identity = (row: DteRow) => ({ id: row.id, folio: row.folio, dte_type: String(row.tipo_dte), dte_status: row.status });
+
+/** The answer of `generate` for a stored document (also what a replay or a recovered claim gets). */
+export function answerFor(row: DteRow): GenerateResponse {
+  return {
+    id: row.id,
+    folio: row.folio,
+    dte_type: String(row.tipo_dte),
+    fecha_emision: row.fecha_emision ?? '',
+    status: row.status,
+    xml_signed: row.xml_signed ?? '',
+    xml_unsigned: row.xml_signed ? unsignedXml(row.xml_signed) : '',
+    ted: row.ted ?? '',
+    sii_track_id: row.sii_track_id,
+    sii_accepted: row.status === 'accepted' || row.status === 'accepted_with_reparos',
+    errors: [],
+  };
+}
+
+/** The error a caller gets for an outcome that is not `sent`. */
+export function outcomeError(outcome: Exclude<AdvanceOutcome, { kind: 'sent' }>): unknown {
+  const { row, error } = outcome;
+  const siiCode = (error as { siiCode?: string }).siiCode ?? null;
+  if (outcome.kind === 'retry') {
+    const unknown = outcome.code === 'ERR_SII_OUTCOME_UNKNOWN';
+    return new ServiceError(
+      unknown ? 'ERR_SII_OUTCOME_UNKNOWN' : 'ERR_SII_SEND_FAILED',
+      503,
+      unknown
+        ? 'the document was signed and stored, but whether the SII received it is unknown; it will be checked and sent again automatically'
+        : `the document was signed and stored but could not be sent to the SII (${error instanceof Error ? error.message : String(error)}); it will be sent again automatically`,
+      { ...identity(row), next_attempt_at: row.next_attempt_at, sii_code: siiCode },
     );
   }
-  return { statusCode: row.status_code, body: JSON.parse(row.response_json) as unknown, replayed: true };
+  if (row.xml_signed === null) return error; // could not be stamped: the error says why (422/409/500)
+  return new ServiceError('ERR_SII_SEND_REFUSED', 502, `the document was signed and stored but was refused by the SII: ${error instanceof Error ? error.message : String(error)}`, {
+    ...identity(row),
+    sii_code: siiCode,
+  });
+}
+
+async function finishClaim(db: Kysely<Database>, row: DteRow, statusCode: number, body: unknown): Promise<void> {
+  if (row.idempotency_key === null) return;
+  await db
+    .updateTable('idempotency')
+    .set({ status_code: statusCode, response_json: JSON.stringify(body) })
+    .where('key', '=', row.idempotency_key)
+    .where('rut_company', '=', row.rut_emisor)
+    .where('status_code', '=', PENDING)
+    .execute();
+}
+
+/**
+ * Store what the caller of the document's request gets, under its Idempotency-Key: the answer when
+ * sent, the problem when failed for good. A transient failure leaves the claim pending, so that a
+ * retry with the same key continues the document. Returns the result (errors as problems).
+ */
+export async function recordOutcome(deps: IssuerDeps, outcome: AdvanceOutcome): Promise<{ statusCode: number; body: unknown; error?: unknown }> {
+  if (outcome.kind === 'sent') {
+    const body = answerFor(outcome.row);
+    await finishClaim(deps.db, outcome.row, 200, body);
+    return { statusCode: 200, body };
+  }
+  const error = outcomeError(outcome);
+  const { problem } = toProblem(error);
+  if (outcome.kind === 'failed') await finishClaim(deps.db, outcome.row, problem.status, problem);
+  return { statusCode: problem.status, body: problem, error };
+}
+
+async function finishDocument(deps: IssuerDeps, leased: DteRow, replayed: boolean): Promise<GenerateResult> {
+  const result = await recordOutcome(deps, await advance(deps, leased));
+  if (result.error !== undefined) throw result.error;
+  return { statusCode: result.statusCode, body: result.body, replayed };
+}
+
+/** A request whose key was seen before: replay, refuse, or continue the document the first one left. */
+async function resume(deps: IssuerDeps, claim: IdempotencyRow, hash: string, key: string, rutEmisor: string): Promise<GenerateResult> {
+  if (claim.request_hash !== hash) {
+    throw new ServiceError('ERR_IDEMPOTENCY_CONFLICT', 409, `Idempotency-Key "${key}" was already used with a different request`);
+  }
+  if (claim.status_code !== PENDING) return { statusCode: claim.status_code, body: JSON.parse(claim.response_json) as unknown, replayed: true };
+  const doc = await findDteByIdempotencyKey(deps.db, rutEmisor, key);
+  const inProgress = (ext: Record<string, unknown>) =>
+    new ServiceError('ERR_IDEMPOTENCY_IN_PROGRESS', 409, `a request with Idempotency-Key "${key}" is in progress; retry later`, ext);
+  if (doc === undefined) throw inProgress({});
+  if (UNFINISHED_STATUSES.includes(doc.status)) {
+    const leased = await leaseDte(deps.db, doc.id, { now: deps.now(), leaseMs: deps.leaseMs });
+    if (leased === undefined) throw inProgress(identity(doc));
+    return finishDocument(deps, leased, true);
+  }
+  // Finished by another worker (recovery) after the claim was written but before it was settled.
+  if (doc.status === 'error') {
+    const result = await recordOutcome(deps, { kind: 'failed', row: doc, error: new Error(doc.error_message ?? 'failed') });
+    throw result.error;
+  }
+  const body = answerFor(doc);
+  await finishClaim(deps.db, doc, 200, body);
+  return { statusCode: 200, body, replayed: true };
 }
 
 export async function generate(deps: IssuerDeps, args: { body: unknown; input: DteInput; rutEmisor: string; tipoDte: number; fchEmis: string; idempotencyKey?: string }): Promise<GenerateResult> {
-  const { db, signers, metrics, log } = deps;
-  const { input, rutEmisor, tipoDte, fchEmis, idempotencyKey } = args;
+  const { db } = deps;
+  const { input, rutEmisor, tipoDte, fchEmis, idempotencyKey: key } = args;
   const now = deps.now();
 
   const company = await findCompany(db, rutEmisor);
   if (company === undefined) {
     throw new ServiceError('ERR_COMPANY_NOT_REGISTERED', 409, `company ${rutEmisor} is not registered; POST /api/v1/companies first`);
   }
-  const signer = await signers.forCompany(rutEmisor, now);
+  await deps.signers.forCompany(rutEmisor, now); // no valid certificate → 409 before a folio is used
 
   const hash = requestHash(args.body);
-  if (idempotencyKey !== undefined) {
-    const existing = await getIdempotency(db, idempotencyKey, rutEmisor);
-    if (existing) return replay(existing, hash, idempotencyKey);
-    const claim = await putIdempotency(db, { key: idempotencyKey, rutCompany: rutEmisor, requestHash: hash, responseJson: '', statusCode: PENDING });
-    if (!claim.inserted) return replay(claim.row, hash, idempotencyKey);
+  if (key !== undefined) {
+    const existing = await getIdempotency(db, key, rutEmisor);
+    if (existing) return resume(deps, existing, hash, key, rutEmisor);
   }
-  const releaseClaim = async () => {
-    if (idempotencyKey !== undefined) {
-      await db.deleteFrom('idempotency').where('key', '=', idempotencyKey).where('rut_company', '=', rutEmisor).execute();
+
+  // Claim, folio and draft commit together: a crash leaves all three or none, so no folio is ever
+  // allocated without the document that owns it.
+  const opened = await writeTransaction(db, async (trx): Promise<{ claim: IdempotencyRow } | { row: DteRow }> => {
+    if (key !== undefined) {
+      const claim = await putIdempotency(trx, { key, rutCompany: rutEmisor, requestHash: hash, responseJson: '', statusCode: PENDING });
+      if (!claim.inserted) return { claim: claim.row };
     }
-  };
-  const finish = async (statusCode: number, body: unknown, pendingInfo?: Record<string, unknown>) => {
-    if (idempotencyKey === undefined) return;
-    await db
-      .updateTable('idempotency')
-      .set(pendingInfo ? { response_json: JSON.stringify(pendingInfo) } : { status_code: statusCode, response_json: JSON.stringify(body) })
-      .where('key', '=', idempotencyKey)
-      .where('rut_company', '=', rutEmisor)
-      .execute();
-  };
-
-  // 1. Folio. Nothing but the claim has been written yet: release it on failure.
-  let folio: number;
-  let cafId: number;
-  try {
-    ({ folio, cafId } = await allocateFolio(db, { rutEmisor, tipoDte, fecha: fchEmis }));
-  } catch (e) {
-    await releaseClaim();
-    throw e;
-  }
-
-  // 2. Stamp and sign. From here on the folio is consumed: a failure is recorded as an `error` row,
-  //    so the folio is accounted for (it must be annulled with the SII).
-  let emitted: ReturnType<typeof emitDte>;
-  try {
-    const caf = await signers.caf(cafId);
-    const dte = inputToDte(input, { folio, fchEmis });
-    emitted = emitDte(dte, { cafs: [caf], signer: { rut: signer.certificado.rut, signingKey: signer.certificado.signingKey }, now });
-  } catch (e) {
-    await insertDte(db, { rutEmisor, tipoDte, folio, status: 'error', idempotencyKey: idempotencyKey ?? null });
-    await updateDteStatus(db, { rutEmisor, tipoDte, folio }, { status: 'error', errorMessage: e instanceof Error ? e.message : String(e) });
-    await finish(PENDING, undefined, { folio, dte_type: String(tipoDte), dte_status: 'error' });
-    metrics.documents.inc({ dte_type: String(tipoDte), status: 'error' });
-    throw e;
-  }
-
-  // 3. Durable before any network call.
-  const row = await insertDte(db, { rutEmisor, tipoDte, folio, status: 'signed', xmlSigned: emitted.xml, idempotencyKey: idempotencyKey ?? null });
-  metrics.documents.inc({ dte_type: String(tipoDte), status: 'signed' });
-  await finish(PENDING, undefined, { id: row.id, folio, dte_type: String(tipoDte), dte_status: 'signed' });
-
-  const answer = (status: DteStatus, trackId: string | null, errors: GenerateResponse['errors'] = []): GenerateResponse => ({
-    id: row.id,
-    folio,
-    dte_type: String(tipoDte),
-    fecha_emision: fchEmis,
-    status,
-    xml_signed: emitted.xml,
-    ted: emitted.ted,
-    sii_track_id: trackId,
-    sii_accepted: false,
-    errors,
-  });
-
-  // 4. Envelope and delivery.
-  const key = { rutEmisor, tipoDte, folio };
-  let delivered: Awaited<ReturnType<typeof signer.sii.deliverEnvelope>>;
-  try {
-    const envelope = buildEnvelope({
-      dtes: [{ xml: emitted.xml, canonical: emitted.canonical, tipoDte }],
-      caratula: {
-        rutEmisor,
-        rutEnvia: signer.certificado.rut,
-        rutReceptor: RUT_SII,
-        fchResol: company.resolution_fecha,
-        nroResol: company.resolution_nro,
-        tmstFirmaEnv: siiTimestamp(deps.now()),
-      },
-      key: signer.certificado.signingKey,
-    });
-    delivered = await signer.sii.deliverEnvelope(toBytes(envelope.xml));
-  } catch (e) {
-    const code = e instanceof TimbreError ? e.code : 'ERR_INTERNAL';
-    metrics.siiCalls.inc({ operation: 'deliver', outcome: code });
-    const transient = code === 'ERR_SII_UNAVAILABLE' || code === 'ERR_SII_TIMEOUT' || code === 'ERR_SII_CIRCUIT_OPEN';
-    // Transient: the document stays `signed` (to be re-sent). Definite refusal: `error`.
-    await updateDteStatus(db, key, { status: transient ? 'signed' : 'error', errorMessage: e instanceof Error ? e.message : String(e) });
-    if (!transient) metrics.documents.inc({ dte_type: String(tipoDte), status: 'error' });
-    log.warn({ err: e, rutEmisor, tipoDte, folio }, 'SII delivery failed');
-    if (e instanceof TimbreError) {
-      // Re-throw with the document's identity so the caller can find it.
-      throw new ServiceError(transient ? 'ERR_SII_SEND_FAILED' : 'ERR_SII_SEND_REFUSED', transient ? 503 : 502, `the document was signed and stored but ${transient ? 'could not be sent to' : 'was refused by'} the SII: ${e.message}`, {
-        id: row.id,
-        folio,
-        dte_type: String(tipoDte),
-        dte_status: transient ? 'signed' : 'error',
-        sii_code: e.siiCode ?? null,
-      });
-    }
-    throw e;
-  }
-  metrics.siiCalls.inc({ operation: 'deliver', outcome: delivered.kind });
-
-  if (delivered.kind === 'unknown') {
-    await updateDteStatus(db, key, { status: 'signed', errorMessage: `SII answer lost: ${delivered.detail}` });
-    throw new ServiceError('ERR_SII_OUTCOME_UNKNOWN', 503, 'the document was signed and stored, but whether the SII received it is unknown', {
-      id: row.id,
+    const { folio, cafId } = await allocateFolio(trx, { rutEmisor, tipoDte, fecha: fchEmis });
+    const row = await insertDte(trx, {
+      rutEmisor,
+      tipoDte,
       folio,
-      dte_type: String(tipoDte),
-      dte_status: 'signed',
+      status: 'draft',
+      idempotencyKey: key ?? null,
+      fechaEmision: fchEmis,
+      requestJson: JSON.stringify(input),
+      cafId,
+      leaseUntil: new Date(now.getTime() + deps.leaseMs).toISOString(),
     });
-  }
-  const trackId = delivered.kind === 'recorded' ? null : (delivered.trackId ?? null);
-  await updateDteStatus(db, key, { status: 'sent', siiTrackId: trackId, ...(delivered.kind === 'recorded' ? { siiStatus: delivered.estadoDte.estado } : {}) });
-  metrics.documents.inc({ dte_type: String(tipoDte), status: 'sent' });
-  const body = answer('sent', trackId);
-  await finish(200, body);
-  return { statusCode: 200, body, replayed: false };
+    return { row };
+  });
+  if ('claim' in opened) return resume(deps, opened.claim, hash, key as string, rutEmisor);
+  deps.metrics.documents.inc({ dte_type: String(tipoDte), status: 'draft' });
+  deps.faultPoint?.('draft');
+  return finishDocument(deps, opened.row, false);
 }
 
 // ------------------------------------------------------------------------------------------------
