@@ -11,7 +11,8 @@
  * boleta.electronica.token` with the same signed document → TOKEN. That token is a different one.
  *
  * `TokenCache` keeps tokens per (environment, certificate fingerprint, kind) for a TTL (default 60 s,
- * like LibreDTE); callers drop a token as soon as a service refuses it.
+ * like LibreDTE); callers drop a token as soon as a service refuses it. With a `store` (e.g. Redis
+ * through @timbre/cache) several processes share one token.
  */
 import { createHash } from 'node:crypto';
 import { signXml, type Certificado, type SigningKey } from '@timbre/dte';
@@ -205,16 +206,43 @@ export function tokenCacheKey(env: ResolvedEnvironment, cert: Pick<Certificado, 
   return `${env.name}|${authUrl}|${certificateFingerprint(cert)}|${kind}`;
 }
 
+/** A token and when it stops being reused (epoch ms, the `clock` of the process that fetched it). */
+export interface TokenCacheEntry {
+  token: string;
+  expiresAt: number;
+}
+
+/**
+ * A store shared by several processes (a Redis-backed cache, say), behind the in-memory map: read
+ * on a memory miss, written after every fetch, cleared by `invalidate`. It is an accelerator only:
+ * a store that throws, loses entries or answers nothing just means more token requests, never a
+ * failed call (errors are swallowed). A token someone refused is never taken back from it. Tokens
+ * are credentials: seal them if the store is not private (services/dte does, with its SecretBox).
+ */
+export interface TokenStore {
+  get(key: string): Promise<TokenCacheEntry | undefined>;
+  set(key: string, value: TokenCacheEntry, ttlMs: number): Promise<void>;
+  del(key: string): Promise<void>;
+}
+
 export interface TokenCacheOptions {
   /** How long a token is reused, ms (default 60 000, LibreDTE's `token.ttl`). */
   ttlMs?: number;
+  /** Wall-clock time (epoch ms) when a `store` is shared between processes. */
   clock?: { now(): number };
+  /** Share tokens with other processes (see TokenStore). */
+  store?: TokenStore;
 }
 
 /**
  * Tokens per key with a time to live. Concurrent callers of the same key share one request. A token
  * a service refused is dropped with `invalidate(key, token)` (only if it is still the cached one, so a
  * newer token fetched meanwhile survives).
+ *
+ * With `store`, a memory miss asks the store before fetching, and a fetched token is written to it:
+ * processes sharing the store share tokens (one SII login for all of them, as long as they do not
+ * miss at the very same moment). `invalidate` deletes the store's entry too (only that token, when
+ * given) and this cache never takes a token it saw refused back from the store.
  *
  * @example
  * ```ts
@@ -225,16 +253,24 @@ export interface TokenCacheOptions {
 export class TokenCache {
   readonly ttlMs: number;
   private readonly clock: { now(): number };
-  private readonly entries = new Map<string, { token: string; expiresAt: number }>();
+  private readonly store: TokenStore | undefined;
+  private readonly entries = new Map<string, TokenCacheEntry>();
   private readonly pending = new Map<string, Promise<string>>();
+  /** The last token of each key seen refused (never reused from the store). */
+  private readonly refused = new Map<string, string>();
+  /** Keys whose next fetch must not take the store's token (a forced refresh). */
+  private readonly bypass = new Set<string>();
+  /** Store deletions under way, awaited before the store is read or written again. */
+  private readonly deleting = new Map<string, Promise<void>>();
 
   constructor(options: TokenCacheOptions = {}) {
     this.ttlMs = options.ttlMs ?? 60_000;
     if (!Number.isFinite(this.ttlMs) || this.ttlMs < 0) throw new RangeError(`TokenCache: ttlMs must be ≥ 0, got ${options.ttlMs}`);
     this.clock = options.clock ?? { now: () => Date.now() };
+    this.store = options.store;
   }
 
-  /** The cached token, or a fresh one from `fetchToken` (which is not cached if it throws). */
+  /** The cached token (memory, then store), or a fresh one from `fetchToken` (which is not cached if it throws). */
   async get(key: string, fetchToken: () => Promise<string>): Promise<string> {
     const hit = this.peek(key);
     if (hit !== undefined) return hit;
@@ -242,8 +278,15 @@ export class TokenCache {
     if (inflight) return inflight;
     const p = (async () => {
       try {
+        const shared = await this.fromStore(key);
+        if (shared !== undefined) {
+          this.entries.set(key, shared);
+          return shared.token;
+        }
         const token = await fetchToken();
-        this.entries.set(key, { token, expiresAt: this.clock.now() + this.ttlMs });
+        const entry = { token, expiresAt: this.clock.now() + this.ttlMs };
+        this.entries.set(key, entry);
+        await this.toStore(key, entry);
         return token;
       } finally {
         this.pending.delete(key);
@@ -253,7 +296,7 @@ export class TokenCache {
     return p;
   }
 
-  /** The cached token if still valid. */
+  /** The cached token if still valid (memory only). */
   peek(key: string): string | undefined {
     const entry = this.entries.get(key);
     if (!entry) return undefined;
@@ -264,13 +307,63 @@ export class TokenCache {
     return entry.token;
   }
 
-  /** Forget a key's token (only `token` if given). */
+  /** Forget a key's token (only `token` if given), here and in the store. */
   invalidate(key: string, token?: string): void {
     const entry = this.entries.get(key);
     if (entry && (token === undefined || entry.token === token)) this.entries.delete(key);
+    if (token !== undefined) this.refused.set(key, token);
+    else {
+      if (entry) this.refused.set(key, entry.token);
+      if (this.store) this.bypass.add(key);
+    }
+    const store = this.store;
+    if (!store) return;
+    const previous = this.deleting.get(key);
+    const deletion: Promise<void> = (async () => {
+      await previous;
+      if (token !== undefined) {
+        const current = await store.get(key);
+        if (current?.token !== token) return; // a newer token: keep it
+      }
+      await store.del(key);
+    })()
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.deleting.get(key) === deletion) this.deleting.delete(key);
+      });
+    this.deleting.set(key, deletion);
   }
 
+  /** Empties the memory (the store keeps its entries). */
   clear(): void {
     this.entries.clear();
+  }
+
+  private async fromStore(key: string): Promise<TokenCacheEntry | undefined> {
+    if (!this.store) return undefined;
+    await this.deleting.get(key);
+    if (this.bypass.delete(key)) return undefined;
+    let shared: TokenCacheEntry | undefined;
+    try {
+      shared = await this.store.get(key);
+    } catch {
+      return undefined;
+    }
+    if (!shared || typeof shared.token !== 'string' || shared.token === '' || typeof shared.expiresAt !== 'number') return undefined;
+    if (shared.token === this.refused.get(key)) return undefined;
+    const now = this.clock.now();
+    // Never reused longer than this cache's own TTL, whatever the store says.
+    const expiresAt = Math.min(shared.expiresAt, now + this.ttlMs);
+    return now < expiresAt ? { token: shared.token, expiresAt } : undefined;
+  }
+
+  private async toStore(key: string, entry: TokenCacheEntry): Promise<void> {
+    if (!this.store || this.ttlMs <= 0) return;
+    await this.deleting.get(key);
+    try {
+      await this.store.set(key, entry, this.ttlMs);
+    } catch {
+      // An accelerator: the token is good, only not shared.
+    }
   }
 }

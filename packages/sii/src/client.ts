@@ -48,7 +48,7 @@ export interface SiiClientOptions extends TransportOptions {
   certificate: Certificado;
   /** Token time to live, ms (default 60 000). Ignored when `tokenCache` is given. */
   tokenTtlMs?: number;
-  /** Share tokens between clients (e.g. one per company with the same certificate). */
+  /** Share tokens between clients (e.g. one per company with the same certificate); with a `store`, between processes too. */
   tokenCache?: TokenCache;
   /** Share breakers and settings between clients; when given, the transport options here are ignored. */
   transport?: SiiTransport;

@@ -54,8 +54,10 @@ export {
   requestToken,
   signGetToken,
   tokenCacheKey,
+  type TokenCacheEntry,
   type TokenCacheOptions,
   type TokenKind,
+  type TokenStore,
 } from './auth.js';
 export {
   DTEUPLOAD_USER_AGENT,

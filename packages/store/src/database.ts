@@ -1,8 +1,12 @@
+import type { BatchItemTable, BatchTable } from './tables/batch.table.js';
 import type { CafTable } from './tables/caf.table.js';
 import type { CertificateTable } from './tables/certificate.table.js';
 import type { CompanyTable } from './tables/company.table.js';
 import type { DteTable } from './tables/dte.table.js';
+import type { EnvioTable } from './tables/envio.table.js';
 import type { IdempotencyTable } from './tables/idempotency.table.js';
+import type { JobTable } from './tables/job.table.js';
+import type { OutboxEventTable, WebhookDeliveryTable, WebhookSubscriptionTable } from './tables/webhook.table.js';
 
 export interface Database {
   company: CompanyTable;
@@ -10,4 +14,11 @@ export interface Database {
   certificate: CertificateTable;
   dte: DteTable;
   idempotency: IdempotencyTable;
+  envio: EnvioTable;
+  batch: BatchTable;
+  batch_item: BatchItemTable;
+  job: JobTable;
+  outbox_event: OutboxEventTable;
+  webhook_subscription: WebhookSubscriptionTable;
+  webhook_delivery: WebhookDeliveryTable;
 }

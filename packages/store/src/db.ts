@@ -77,6 +77,12 @@ export function createDb(options: CreateDbOptions): Kysely<Database> {
     types: pgTypes,
     ...(options.searchPath === undefined ? {} : { options: `-c search_path=${quoteSearchPath(options.searchPath)}` }),
   });
+  // An idle connection that dies (server restart, network cut) is dropped from the pool and the next
+  // query opens a new one; without a listener its 'error' event would crash the process.
+  pool.on('error', () => undefined);
+  // The same for a connection that dies while checked out between queries: the query in flight (if
+  // any) fails with the error; the event itself must not reach the process.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 

@@ -38,8 +38,9 @@ interface CafCandidate {
  * so that two callers can never get the same folio: PostgreSQL row-locks and re-checks the WHERE
  * of a concurrently updated row (READ COMMITTED), SQLite takes the database write lock for the
  * statement (waiting up to busy_timeout for other processes). When the guard fails because another
- * caller took the last folio of that CAF, the next CAF is tried. A folio is only consumed when the
- * statement succeeds, so the folios handed out are consecutive within a CAF.
+ * caller took the last folio of that CAF, the CAFs are read again and the next one is tried. A folio
+ * is only consumed when the statement succeeds, so the folios handed out are consecutive within a
+ * CAF. (This is `allocateFolios` with a count of 1.)
  *
  * Errors (TimbreError, naming RUT and type): ERR_CAF_FOLIO_OUT_OF_RANGE when no CAF has folios
  * left, ERR_CAF_EXPIRED when the only CAFs with folios left are expired at `fecha`,
@@ -50,6 +51,34 @@ interface CafCandidate {
  * with SQLITE_BUSY instead of waiting: there, allocate outside a transaction or retry.
  */
 export async function allocateFolio(db: Kysely<Database>, req: AllocateFolioRequest): Promise<AllocatedFolio> {
+  const [run] = await allocateFolios(db, req, 1);
+  if (run === undefined) throw new Error('allocateFolios returned no folio'); // never: it throws instead
+  return { folio: run.desde, cafId: run.cafId };
+}
+
+/** `count` consecutive folios of one CAF: `desde`, `desde + 1`, … `desde + count - 1`. */
+export interface AllocatedFolioRun {
+  cafId: number;
+  desde: number;
+  count: number;
+}
+
+/**
+ * Hand out up to `count` folios for an issuer and type at once (a batch), with the same rules and
+ * errors as `allocateFolio`: CAFs in `desde` order, unusable ones at `fecha` skipped, and each run
+ * taken with ONE guarded statement per CAF,
+ * `UPDATE caf SET next_folio = next_folio + k WHERE id = ? AND next_folio + k - 1 <= hasta RETURNING next_folio - k`,
+ * where `k` is what the caller still needs, at most what that CAF had left when it was read. The
+ * guard makes the run all-or-nothing: when another caller took folios of that CAF in between, the
+ * CAFs are read again and the run is retried with the smaller `k` (each retry means someone else
+ * consumed folios, so this ends). What one CAF cannot give is taken from the next one.
+ *
+ * Returns the runs in allocation order (their counts add up to `count`, or to fewer when every
+ * usable CAF ran out: the caller decides what happens to the rest). Throws the allocateFolio errors
+ * only when not a single folio is left. Folios handed out are consecutive within a CAF and never
+ * handed out twice; in a transaction they roll back with it.
+ */
+export async function allocateFolios(db: Kysely<Database>, req: AllocateFolioRequest, count: number): Promise<AllocatedFolioRun[]> {
   const rut = Rut.parse(req.rutEmisor, { field: 'rutEmisor' }).canonical;
   const tipoDte = req.tipoDte;
   if (!Number.isInteger(tipoDte) || tipoDte <= 0) {
@@ -57,8 +86,12 @@ export async function allocateFolio(db: Kysely<Database>, req: AllocateFolioRequ
   }
   const fecha = typeof req.fecha === 'string' ? req.fecha.slice(0, 10) : '';
   if (!isIsoDate(fecha)) throw new TimbreError('ERR_INPUT_INVALID', `issue date "${req.fecha}" is not YYYY-MM-DD`, { field: 'fecha', actual: req.fecha });
+  if (!Number.isSafeInteger(count) || count < 1) throw new TimbreError('ERR_INPUT_INVALID', `count ${String(count)} must be a positive integer`, { field: 'count', actual: count });
 
-  // Terminates: every pass either returns, throws, or saw at least one CAF become exhausted.
+  const runs: AllocatedFolioRun[] = [];
+  let remaining = count;
+  // Terminates: every pass either returns, throws, or had a guard fail because another caller
+  // consumed folios of that CAF in between (finitely many).
   for (;;) {
     const open: CafCandidate[] = await db
       .selectFrom('caf')
@@ -70,18 +103,29 @@ export async function allocateFolio(db: Kysely<Database>, req: AllocateFolioRequ
       .orderBy('id')
       .execute();
     const usable = open.filter((c) => isUsableAt(tipoDte, c, fecha));
-    if (usable.length === 0) throw noFolioError(rut, tipoDte, fecha, open);
+    if (usable.length === 0) {
+      if (runs.length > 0) return runs; // fewer than asked: every usable CAF ran out
+      throw noFolioError(rut, tipoDte, fecha, open);
+    }
 
     for (const caf of usable) {
+      const k = Math.min(remaining, Number(caf.hasta) - Number(caf.next_folio) + 1);
+      if (k < 1) continue;
       const row = await db
         .updateTable('caf')
-        .set((eb) => ({ next_folio: eb('next_folio', '+', 1) }))
+        .set((eb) => ({ next_folio: eb('next_folio', '+', k) }))
         .where('id', '=', caf.id)
-        .whereRef('next_folio', '<=', 'hasta')
-        .returning(['id', sql<number>`next_folio - 1`.as('folio')])
+        .where(sql<boolean>`next_folio + ${k - 1} <= hasta`)
+        .returning(['id', sql<number>`next_folio - ${k}`.as('first')])
         .executeTakeFirst();
-      if (row !== undefined) return { folio: Number(row.folio), cafId: Number(row.id) };
+      if (row === undefined) break; // someone took folios of this CAF since we read it: read again
+      runs.push({ cafId: Number(row.id), desde: Number(row.first), count: k });
+      remaining -= k;
+      if (remaining === 0) return runs;
     }
+    // Here either a guard failed (read again, retry with what is left), or every usable CAF gave all
+    // it had and it was not enough: the next read finds none left (returns the runs taken so far),
+    // or a CAF added meanwhile.
   }
 }
 

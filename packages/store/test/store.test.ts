@@ -6,12 +6,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { buildCaf, computeDv, TimbreError } from '@timbre/dte';
-import type { Kysely } from 'kysely';
+import type { Kysely, KyselyPlugin } from 'kysely';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   allocateFolio,
+  allocateFolios,
   cafStatus,
   createDb,
   createSecretBox,
@@ -21,7 +22,11 @@ import {
   insertCertificate,
   insertCompany,
   insertDte,
+  insertDtes,
+  leaseDtes,
+  linkBatchItems,
   listDtes,
+  storeSignedDtes,
   loadActiveCertificate,
   loadCafXml,
   masterKeyFrom,
@@ -62,6 +67,22 @@ async function company(db: Kysely<Database>): Promise<string> {
   await insertCompany(db, { rut, razonSocial: 'EMPRESA DE PRUEBA', resolutionNro: 0, resolutionFecha: '2025-01-01' });
   return rut;
 }
+
+/** `db` with a counter of the UPDATE statements it sends. */
+function countingUpdates(db: Kysely<Database>): { db: Kysely<Database>; updates: () => number } {
+  let n = 0;
+  const plugin: KyselyPlugin = {
+    transformQuery: (args) => {
+      if (args.node.kind === 'UpdateQueryNode') n++;
+      return args.node;
+    },
+    transformResult: async (args) => args.result,
+  };
+  return { db: db.withPlugin(plugin), updates: () => n };
+}
+
+/** The folios of allocateFolios' runs, in order. */
+const foliosOf = (runs: Array<{ desde: number; count: number }>): number[] => runs.flatMap((r) => Array.from({ length: r.count }, (_, i) => r.desde + i));
 
 async function expectTimbreError(p: Promise<unknown>, code: string): Promise<TimbreError> {
   const e = await p.then(
@@ -163,6 +184,7 @@ describe.each([
     expect(results.map((r) => [r.migrationName, r.status])).toEqual([
       ['20261128T120000_initial', 'Success'],
       ['20261128T230000_dte_pipeline', 'Success'],
+      ['20261129T000000_async_pipeline', 'Success'],
     ]);
     const tables = (await db.introspection.getTables()).map((t) => t.name);
     for (const t of ['company', 'caf', 'certificate', 'dte', 'idempotency']) expect(tables).toContain(t);
@@ -224,7 +246,7 @@ describe.each([
       const { folio, cafId } = await allocateFolio(trx, req);
       return insertDte(trx, { rutEmisor: rut, tipoDte: 56, folio, cafId, requestJson: '{"a":1}', fechaEmision: '2025-06-02' });
     });
-    expect(row).toMatchObject({ folio: 1, status: 'draft', request_json: '{"a":1}', fecha_emision: '2025-06-02', upload_attempts: 0, attempts: 0 });
+    expect(row).toMatchObject({ folio: 1, status: 'draft', request_json: '{"a":1}', fecha_emision: '2025-06-02', envio_id: null, poll_attempts: 0, attempts: 0 });
     // Concurrent transactions on one handle: distinct consecutive folios.
     const folios = await Promise.all(Array.from({ length: 9 }, () => writeTransaction(db, async (trx) => (await allocateFolio(trx, req)).folio)));
     expect(folios.sort((a, b) => a - b)).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10]);
@@ -299,6 +321,133 @@ describe.each([
     expect((await allocateFolio(db, { rutEmisor: rut, tipoDte: 39, fecha: '2025-08-01' })).folio).toBe(1);
     // not-yet-authorised is reported as such
     await expectTimbreError(allocateFolio(db, { rutEmisor: rut, tipoDte: 39, fecha: '2024-01-30' }), 'ERR_CAF_NOT_YET_VALID');
+  });
+
+  it(`[${backend.name}] allocateFolios: a contiguous run with ONE guarded UPDATE per CAF, across CAFs in order, partial when they run out`, async () => {
+    const rut = await company(db);
+    const second = await insertCaf(db, box, { xml: caf(rut, 33, 11, 15, '2025-06-01') }); // inserted out of order on purpose
+    const first = await insertCaf(db, box, { xml: caf(rut, 33, 1, 10, '2025-06-01') });
+    const req = { rutEmisor: rut, tipoDte: 33, fecha: '2025-06-15' };
+    const c = countingUpdates(db);
+    expect(await allocateFolios(c.db, req, 4)).toEqual([{ cafId: first.id, desde: 1, count: 4 }]);
+    expect(c.updates()).toBe(1);
+    // 6 left in the first CAF, 2 more from the second: one UPDATE each
+    expect(await allocateFolios(c.db, req, 8)).toEqual([
+      { cafId: first.id, desde: 5, count: 6 },
+      { cafId: second.id, desde: 11, count: 2 },
+    ]);
+    expect(c.updates()).toBe(3);
+    expect((await allocateFolio(db, req)).folio).toBe(13); // the single-folio allocator agrees
+    // asked for more than is left: what there is, then the allocateFolio error
+    expect(await allocateFolios(db, req, 10)).toEqual([{ cafId: second.id, desde: 14, count: 2 }]);
+    await expectTimbreError(allocateFolios(db, req, 1), 'ERR_CAF_FOLIO_OUT_OF_RANGE');
+    await expectTimbreError(allocateFolios(db, req, 0), 'ERR_INPUT_INVALID');
+    await expectTimbreError(allocateFolios(db, { ...req, fecha: 'ayer' }, 3), 'ERR_INPUT_INVALID');
+    const [s] = await cafStatus(db, rut, { fecha: '2025-06-15' });
+    expect(s).toMatchObject({ foliosLeft: 0, nextFolio: undefined });
+
+    // the 6-month rule: an expired CAF is skipped, the run comes from the newer one
+    const rut2 = await company(db);
+    await insertCaf(db, box, { xml: caf(rut2, 33, 1, 10, '2025-01-10') }); // expires 2025-07-10
+    const newer = await insertCaf(db, box, { xml: caf(rut2, 33, 11, 20, '2025-06-01') });
+    expect(await allocateFolios(db, { rutEmisor: rut2, tipoDte: 33, fecha: '2025-07-10' }, 3)).toEqual([{ cafId: newer.id, desde: 11, count: 3 }]);
+    await expectTimbreError(allocateFolios(db, { rutEmisor: rut2, tipoDte: 33, fecha: '2026-01-10' }, 3), 'ERR_CAF_EXPIRED');
+  });
+
+  it(`[${backend.name}] allocateFolios under concurrency (transactions, some rolled back): every folio exactly once, none skipped`, async () => {
+    const rut = await company(db);
+    await insertCaf(db, box, { xml: caf(rut, 34, 1, 300, '2025-06-01') });
+    await insertCaf(db, box, { xml: caf(rut, 34, 301, 600, '2025-06-01') });
+    const req = { rutEmisor: rut, tipoDte: 34, fecha: '2025-06-02' };
+    const a = countingUpdates(db);
+    // PostgreSQL: two pools, every caller in a transaction. SQLite: one handle (one process cannot
+    // hold a write transaction on one connection while another connection waits for the lock: that
+    // is the cross-process test below), transactions and plain callers mixed: the plain ones race
+    // between reading the CAFs and the guarded UPDATE.
+    const b = backend.name === 'postgres' ? countingUpdates(ctx.another()) : a;
+    type Outcome = { runs: Array<{ cafId: number; desde: number; count: number }>; kept: boolean };
+    const callers: Array<Promise<Outcome>> = [];
+    for (let i = 0; i < 60; i++) {
+      const count = 1 + ((i * 7) % 23); // 1..23, 50 committed callers ask for ~600+
+      if (i % 6 === 5) {
+        // allocate in a transaction that then fails: these folios must come back
+        callers.push(
+          writeTransaction(a.db, async (trx) => {
+            const runs = await allocateFolios(trx, req, count);
+            throw Object.assign(new Error('rolled back'), { runs });
+          }).catch((e: { runs?: Outcome['runs'] }) => {
+            if (e instanceof TimbreError && e.code === 'ERR_CAF_FOLIO_OUT_OF_RANGE') return { runs: [], kept: false }; // came too late
+            if (!e.runs) throw e;
+            return { runs: e.runs, kept: false };
+          }),
+        );
+      } else {
+        const d = i % 2 === 0 ? a.db : b.db;
+        const call = backend.name === 'postgres' || i % 4 === 0 ? writeTransaction(d, (trx) => allocateFolios(trx, req, count)) : allocateFolios(d, req, count);
+        callers.push(
+          call.then(
+            (runs) => ({ runs, kept: true }),
+            (e: unknown) => {
+              if (e instanceof TimbreError && e.code === 'ERR_CAF_FOLIO_OUT_OF_RANGE') return { runs: [], kept: true };
+              throw e;
+            },
+          ),
+        );
+      }
+    }
+    const outcomes = await Promise.all(callers);
+    const kept = outcomes.filter((o) => o.kept).flatMap((o) => o.runs);
+    for (const r of kept) expect(r.desde <= 300 ? r.desde + r.count - 1 <= 300 : r.desde + r.count - 1 <= 600).toBe(true); // a run never spans two CAFs
+    const folios = foliosOf(kept).sort((x, y) => x - y);
+    expect(folios).toEqual(Array.from({ length: 600 }, (_, i) => i + 1)); // each once, none skipped
+    expect(outcomes.some((o) => !o.kept && o.runs.length > 0)).toBe(true); // rolled-back callers did get folios, and gave them back
+    const [s] = await cafStatus(db, rut, { fecha: '2025-06-02' });
+    expect(s).toMatchObject({ foliosLeft: 0 });
+    // more UPDATEs than runs: the callers really raced, some guards failed and were retried
+    const runs = outcomes.reduce((n, o) => n + o.runs.length, 0);
+    const updates = a.updates() + (b === a ? 0 : b.updates());
+    console.log(`[${backend.name}] 60 concurrent allocateFolios: ${runs} runs, ${updates} guarded UPDATEs`);
+    expect(updates).toBeGreaterThan(runs);
+  });
+
+  it(`[${backend.name}] bulk helpers: insertDtes, linkBatchItems, storeSignedDtes, leaseDtes`, async () => {
+    const rut = await company(db);
+    const now = new Date().toISOString();
+    const batchId = randomBytes(16).toString('hex');
+    await db.insertInto('batch').values({ id: batchId, rut_emisor: rut, total: 3, callback_url: null, idempotency_key: null, status: 'open', created_at: now, updated_at: now }).execute();
+    await db
+      .insertInto('batch_item')
+      .values([0, 1, 2].map((idx) => ({ batch_id: batchId, idx, tipo_dte: 33, request_json: `{"i":${idx}}`, dte_id: null, error_code: null, error_message: null })))
+      .execute();
+    const inserted = await writeTransaction(db, (trx) =>
+      insertDtes(
+        trx,
+        [7, 8, 9].map((folio, i) => ({ rutEmisor: rut, tipoDte: 33, folio, status: 'draft' as const, fechaEmision: '2025-06-02', requestJson: `{"i":${i}}`, cafId: 1, batchId })),
+      ),
+    );
+    expect(inserted.map((r) => r.folio).sort()).toEqual([7, 8, 9]);
+    const idOf = new Map(inserted.map((r) => [r.folio, r.id]));
+    const row7 = await findDteByKey(db, { rutEmisor: rut, tipoDte: 33, folio: 7 });
+    expect(row7).toMatchObject({ id: idOf.get(7), status: 'draft', batch_id: batchId, request_json: '{"i":0}', fecha_emision: '2025-06-02', caf_id: 1 });
+
+    const links = [0, 1, 2].map((idx) => ({ idx, dteId: idOf.get(7 + idx) as number }));
+    expect(await linkBatchItems(db, batchId, links)).toBe(3);
+    expect(await linkBatchItems(db, batchId, links)).toBe(0); // already linked: nothing, and the caller can tell
+    const items = await db.selectFrom('batch_item').select(['idx', 'dte_id']).where('batch_id', '=', batchId).orderBy('idx').execute();
+    expect(items.map((i) => Number(i.dte_id))).toEqual([idOf.get(7), idOf.get(8), idOf.get(9)]);
+
+    const t0 = new Date('2030-01-01T00:00:00Z');
+    const ids = [...idOf.values()];
+    expect((await leaseDtes(db, ids, { now: t0, leaseMs: 10_000, owner: 'job:1' })).map((r) => r.id).sort()).toEqual([...ids].sort());
+    expect(await leaseDtes(db, ids, { now: t0, leaseMs: 10_000, owner: 'job:2' })).toEqual([]); // held
+    expect(await leaseDtes(db, ids, { now: t0, leaseMs: 10_000, owner: 'job:1' })).toHaveLength(3); // its owner takes them back
+
+    expect(await storeSignedDtes(db, [{ id: idOf.get(7) as number, xmlSigned: '<DTE a="ñ"/>', ted: '<TED/>' }, { id: idOf.get(8) as number, xmlSigned: '<DTE b/>', ted: '<TED b/>' }])).toBe(2);
+    expect(await findDteByKey(db, { rutEmisor: rut, tipoDte: 33, folio: 7 })).toMatchObject({ status: 'signed', xml_signed: '<DTE a="ñ"/>', ted: '<TED/>', error_message: null });
+    expect(await findDteByKey(db, { rutEmisor: rut, tipoDte: 33, folio: 9 })).toMatchObject({ status: 'draft', xml_signed: null });
+    await patchDte(db, idOf.get(8) as number, { status: 'sent' });
+    // a lapsed lease is free again, a finished document never
+    expect((await leaseDtes(db, ids, { now: new Date(t0.getTime() + 20_000), leaseMs: 10_000 })).map((r) => r.folio).sort()).toEqual([7, 9]);
   });
 
   it(`[${backend.name}] the CAF private key is never stored in clear`, async () => {
@@ -388,6 +537,56 @@ describe('store across processes (SQLite file)', () => {
     expect(all).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
     // the processes really overlapped: at least one got a non-contiguous set of folios
     expect(perChild.some((f) => f[f.length - 1]! - f[0]! !== 49)).toBe(true);
+  });
+});
+
+describe('allocateFolios across processes (SQLite file)', () => {
+  let dir = '';
+  beforeAll(() => {
+    execFileSync('npx', ['tsc', '-b', 'packages/store'], { cwd: repoRoot, stdio: 'inherit' });
+    dir = mkdtempSync(join(tmpdir(), 'timbre-store-mpb-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('4 processes taking runs of 1..9 in write transactions → each of the 1,000 folios of two CAFs once, no gaps', async () => {
+    const url = `sqlite:${join(dir, 'timbre.db')}`;
+    const db = createDb({ url });
+    await migrateToLatest(db);
+    const rut = await company(db);
+    await insertCaf(db, box, { xml: caf(rut, 33, 1, 400, '2025-06-01') });
+    await insertCaf(db, box, { xml: caf(rut, 33, 401, 1000, '2025-06-01') });
+    await db.destroy();
+    // The child: the BUILT allocator, a common start time, then runs until no folio is left.
+    const child = `
+      import { setTimeout as sleep } from 'node:timers/promises';
+      const { allocateFolios, createDb, writeTransaction } = await import(${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)});
+      const [url, rutEmisor, startAt, seed] = process.argv.slice(1);
+      const db = createDb({ url, busyTimeoutMs: 30_000 });
+      await db.selectFrom('caf').select('id').limit(1).execute();
+      const wait = Number(startAt) - Date.now();
+      if (wait > 0) await sleep(wait);
+      const runs = [];
+      for (let i = 0; ; i++) {
+        const count = 1 + ((i * 5 + Number(seed)) % 9);
+        try {
+          runs.push(...(await writeTransaction(db, (trx) => allocateFolios(trx, { rutEmisor, tipoDte: 33, fecha: '2025-06-02' }, count))));
+        } catch (e) {
+          if (e.code === 'ERR_CAF_FOLIO_OUT_OF_RANGE') break;
+          throw e;
+        }
+        await sleep(2); // work between runs (SQLite's busy handler is not fair to a writer in a tight loop)
+      }
+      await db.destroy();
+      process.stdout.write(JSON.stringify(runs));`;
+    const startAt = Date.now() + 1500;
+    const outs = await Promise.all([0, 1, 2, 3].map((seed) => execFileP(process.execPath, ['--input-type=module', '-e', child, url, rut, String(startAt), String(seed)])));
+    const perChild = outs.map((o) => JSON.parse(o.stdout) as Array<{ desde: number; count: number }>);
+    const all = perChild.flatMap(foliosOf).sort((a, b) => a - b);
+    expect(all).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));
+    // they really ran at once: at least two of them took folios, in interleaved runs
+    expect(perChild.filter((runs) => runs.length > 0).length).toBeGreaterThanOrEqual(2);
+    expect(perChild.some((runs) => runs.some((r, i) => i > 0 && r.desde !== (runs[i - 1] as { desde: number; count: number }).desde + (runs[i - 1] as { count: number }).count))).toBe(true);
+    for (const runs of perChild) for (const r of runs) expect(r.desde <= 400 === r.desde + r.count - 1 <= 400).toBe(true); // never across two CAFs
   });
 });
 

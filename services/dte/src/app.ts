@@ -6,21 +6,30 @@ import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifySer
 import fp from 'fastify-plugin';
 import type { AppConfig } from './config.js';
 import authPlugin from './plugins/auth.js';
+import cachePlugin from './plugins/cache.js';
 import dbPlugin from './plugins/db.js';
 import metricsPlugin from './plugins/metrics.js';
+import queuePlugin from './plugins/queue.js';
 import rateLimitPlugin from './plugins/rate-limit.js';
 import swaggerPlugin from './plugins/swagger.js';
 import { authChallenge, clientErrorHandler, frameworkErrorHandler, toProblem } from './problems.js';
 import adminRoutes from './routes/admin.js';
 import dteRoutes from './routes/dte.js';
-import healthRoutes from './routes/health.js';
+import healthRoutes, { readiness } from './routes/health.js';
+import webhookRoutes from './routes/webhooks.js';
 import { problemSchema } from './schemas.js';
+import { registerWebhookWorkers } from './services/webhooks.js';
 
 const service: FastifyPluginAsync<{ config: AppConfig }> = async (app, { config }) => {
   // Tier 1: infrastructure.
   await app.register(metricsPlugin);
   await app.register(swaggerPlugin);
   await app.register(dbPlugin, { config });
+  await app.register(readiness); // app.readinessChecks: what /ready reports (plugins add theirs)
+  await app.register(cachePlugin, { config }); // app.cache (Redis or memory), app.siiTokens
+  // From here on every SII client of the service (SignerCache) uses the shared TokenCache.
+  config = { ...config, sii: { ...config.sii, tokenCache: app.siiTokens } };
+  await app.register(queuePlugin, { config });
   await app.register(authPlugin, { config });
   await app.register(rateLimitPlugin, { config }); // before any limited route; health/ready/metrics exempt
   app.addSchema(problemSchema);
@@ -51,6 +60,8 @@ const service: FastifyPluginAsync<{ config: AppConfig }> = async (app, { config 
   await app.register(healthRoutes);
   await app.register(adminRoutes, { config });
   await app.register(dteRoutes, { config });
+  registerWebhookWorkers(app, config); // outbox dispatcher + CAF/certificate alerts (config.webhooks)
+  await app.register(webhookRoutes, { config });
 };
 
 /** The service as a plugin (not encapsulated: its error handler and decorators are the root's). */

@@ -1,4 +1,5 @@
 import type { ApiKeyRecord } from '@timbre/auth';
+import type { TokenCache } from '@timbre/sii';
 
 export type SiiEnvironmentName = 'sim' | 'certificacion' | 'produccion';
 
@@ -27,7 +28,29 @@ export interface AppConfig {
      * `{url}/sim/trust`; in other environments an unverified CAF is stored and reported as such.
      */
     cafTrustedKeys?: Array<{ idk: number; pem: string }>;
+    /**
+     * SII tokens shared by every SII client of the service. Absent: buildApp makes one, backed by
+     * the cache (`redisUrl`) so that every instance shares one SII login (see plugins/cache.ts).
+     */
+    tokenCache?: TokenCache;
   };
+  /**
+   * `redis://…` / `rediss://…` (REDIS_URL): the shared cache (SII tokens, CAF verifications) and
+   * rate-limit store. Absent: an in-memory LRU and per-process rate limits. Redis is an accelerator:
+   * when it is unreachable every answer stays the same (cache misses; per-process rate limits).
+   */
+  redisUrl?: string;
+  /** Redis key prefix (default `timbre:`; tests use a fresh one). */
+  cachePrefix?: string;
+  /** `amqp://…` selects RabbitMQ for batches; absent: the embedded queue on the database. */
+  queueUrl?: string;
+  /** RabbitMQ queue/exchange prefix (default `timbre`; QUEUE_PREFIX); one per deployment sharing a broker. */
+  queueName?: string;
+  /** Embedded queue: lease of a claimed job, ms (default 60 000) and idle polling, ms (default 250). */
+  queueLeaseMs?: number;
+  queuePollMs?: number;
+  /** Batches: documents per envelope (default 200), send jobs in flight per process (2), `workers: false` = no consumers in this process. */
+  batch?: { envelopeSize?: number; sendConcurrency?: number; workers?: boolean; janitorIntervalMs?: number };
   /** Document pipeline and recovery (see services/pipeline.ts and services/recovery.ts). */
   pipeline?: {
     /** How long a worker owns a document, ms (default 300 000; must exceed the longest upload). */
@@ -40,6 +63,12 @@ export interface AppConfig {
     recoveryIntervalMs?: number | false;
     /** Documents per sweep (default 50). */
     recoveryBatch?: number;
+    /**
+     * The status poller (documents `sent` → final): wake-up period (default 5 000 ms), first delay
+     * after a non-final answer (default 15 000 ms, doubling, at most `maxMs`, default 1 h), documents
+     * per pass (200), SII queries per company per pass (20). `false` turns it off (GET /status stays).
+     */
+    poll?: { intervalMs?: number; baseMs?: number; maxMs?: number; batch?: number; perCompany?: number } | false;
   };
   /**
    * Test hook, called right after each persisted step of a document (`draft`, `signed`, `enveloped`,
@@ -51,6 +80,15 @@ export interface AppConfig {
    * Default 600 per 60 000 ms; `false` turns limiting off. `/health`, `/ready`, `/metrics` are exempt.
    */
   rateLimit?: { max: number; timeWindowMs: number } | false;
+  /**
+   * Webhooks (services/webhooks.ts): dispatcher pass period (default 1 000 ms), first retry delay
+   * (10 000 ms, doubling with jitter, at most `retryMaxMs`, 1 h), attempts before a delivery is dead
+   * (15), request timeout (10 000 ms), requests in flight (8), CAF/certificate alert check period
+   * (3 600 000 ms; `false`: no alerts). `false` turns dispatcher and alerts off (the API stays).
+   */
+  webhooks?:
+    | { intervalMs?: number; retryBaseMs?: number; retryMaxMs?: number; maxAttempts?: number; timeoutMs?: number; concurrency?: number; alertsIntervalMs?: number | false }
+    | false;
   /** Clock (tests). Default: `() => new Date()`. */
   now?: () => Date;
   /** Fastify logger option (server.ts sets it; tests leave it off). */

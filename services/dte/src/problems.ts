@@ -40,7 +40,10 @@ export type ServiceErrorCode =
   | 'ERR_SII_SEND_FAILED'
   | 'ERR_SII_SEND_REFUSED'
   | 'ERR_RATE_LIMITED'
-  | 'ERR_NOT_IMPLEMENTED';
+  | 'ERR_NOT_IMPLEMENTED'
+  | 'ERR_BATCH_INVALID'
+  | 'ERR_BATCH_TOO_LARGE'
+  | 'ERR_WEBHOOK_ALREADY_DELIVERED';
 
 /** An error raised by the service itself, with its status and optional problem extensions. */
 export class ServiceError extends Error {

@@ -46,11 +46,29 @@ const ms = (name: string): number | undefined => {
   return n;
 };
 const recoveryIntervalMs = ms('TIMBRE_RECOVERY_INTERVAL_MS');
+const pollIntervalMs = ms('TIMBRE_POLL_INTERVAL_MS');
+const pollBaseMs = ms('TIMBRE_POLL_BASE_MS');
 const pipeline = {
+  ...(pollIntervalMs === 0
+    ? { poll: false as const }
+    : pollIntervalMs !== undefined || pollBaseMs !== undefined
+      ? { poll: { ...(pollIntervalMs !== undefined ? { intervalMs: pollIntervalMs } : {}), ...(pollBaseMs !== undefined ? { baseMs: pollBaseMs } : {}) } }
+      : {}),
   ...(ms('TIMBRE_LEASE_MS') !== undefined ? { leaseMs: ms('TIMBRE_LEASE_MS') } : {}),
   ...(ms('TIMBRE_RETRY_BASE_MS') !== undefined ? { retryBaseMs: ms('TIMBRE_RETRY_BASE_MS') } : {}),
   ...(recoveryIntervalMs !== undefined ? { recoveryIntervalMs: recoveryIntervalMs === 0 ? (false as const) : recoveryIntervalMs } : {}),
 };
+
+// Webhooks: TIMBRE_WEBHOOKS=off disables the dispatcher and the CAF/certificate alerts (the API stays).
+const webhooks =
+  env.TIMBRE_WEBHOOKS === 'off'
+    ? (false as const)
+    : {
+        ...(ms('TIMBRE_WEBHOOK_INTERVAL_MS') !== undefined ? { intervalMs: ms('TIMBRE_WEBHOOK_INTERVAL_MS') } : {}),
+        ...(ms('TIMBRE_WEBHOOK_RETRY_BASE_MS') !== undefined ? { retryBaseMs: ms('TIMBRE_WEBHOOK_RETRY_BASE_MS') } : {}),
+        ...(ms('TIMBRE_WEBHOOK_TIMEOUT_MS') !== undefined ? { timeoutMs: ms('TIMBRE_WEBHOOK_TIMEOUT_MS') } : {}),
+        ...(ms('TIMBRE_WEBHOOK_MAX_ATTEMPTS') !== undefined ? { maxAttempts: ms('TIMBRE_WEBHOOK_MAX_ATTEMPTS') } : {}),
+      };
 
 // Crash tests only: die without any cleanup right after the named step is persisted.
 const crashAt = env.TIMBRE_TEST_CRASH_AT;
@@ -76,6 +94,12 @@ const app = await buildApp(
     sii: { environment: siiEnv, ...(siiUrl ? { url: siiUrl } : {}) },
     rateLimit,
     pipeline,
+    webhooks,
+    ...(env.QUEUE_URL ? { queueUrl: env.QUEUE_URL } : {}),
+    ...(env.QUEUE_PREFIX ? { queueName: env.QUEUE_PREFIX } : {}),
+    // Shared cache (SII tokens, CAF verifications) and rate-limit store; absent: in memory, per process.
+    ...(env.REDIS_URL ? { redisUrl: env.REDIS_URL } : {}),
+    ...(ms('TIMBRE_ENVELOPE_SIZE') !== undefined ? { batch: { envelopeSize: ms('TIMBRE_ENVELOPE_SIZE') as number } } : {}),
     ...(faultPoint ? { faultPoint } : {}),
     // Pretty output is a TTY concern, not an environment one.
     logger: { level: env.LOG_LEVEL ?? 'info', redact: ['req.headers.authorization', 'req.headers["x-api-key"]'] },

@@ -25,8 +25,8 @@ export interface Ctx {
 }
 
 /** Simulator + service on a fresh database (SQLite temp file unless `databaseUrl` is given). */
-export async function setup(opts: { databaseUrl?: string; searchPath?: string; pipeline?: AppConfig['pipeline'] } = {}): Promise<Ctx> {
-  const sim = createSimulator({ statusDelayMs: 0 });
+export async function setup(opts: { databaseUrl?: string; searchPath?: string; pipeline?: AppConfig['pipeline']; simStatusDelayMs?: number; config?: Partial<AppConfig> } = {}): Promise<Ctx> {
+  const sim = createSimulator({ statusDelayMs: opts.simStatusDelayMs ?? 0 });
   const simUrl = await sim.start(0);
   const dir = mkdtempSync(join(tmpdir(), 'timbre-dte-svc-'));
   const jwtKey = new Uint8Array(randomBytes(32));
@@ -37,6 +37,7 @@ export async function setup(opts: { databaseUrl?: string; searchPath?: string; p
     jwtKey,
     sii: { environment: 'sim', url: simUrl, maxAttempts: 1, timeoutMs: 10_000 },
     ...(opts.pipeline ? { pipeline: opts.pipeline } : {}),
+    ...(opts.config ?? {}),
   });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   const fixtures = generateFixtures({ tipos: [33], p12Password: 'Pw-p12-9f3Kq!x7' });
@@ -109,11 +110,11 @@ export function doc33(): Record<string, unknown> {
 }
 
 /** Ask the simulator for a CAF of `tipoDte` (desde..hasta) and upload it to the service. */
-export async function uploadCaf(ctx: Ctx, tipoDte: number, desde: number, hasta: number): Promise<void> {
+export async function uploadCaf(ctx: Ctx, tipoDte: number, desde: number, hasta: number, fechaAutorizacion?: string): Promise<void> {
   const caf = await fetch(`${ctx.simUrl}/sim/caf`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ rutEmisor: RUT, tipoDte, desde, hasta }),
+    body: JSON.stringify({ rutEmisor: RUT, tipoDte, desde, hasta, ...(fechaAutorizacion ? { fechaAutorizacion } : {}) }),
   }).then(async (r) => {
     if (!r.ok) throw new Error(`sim caf ${tipoDte}: ${r.status} ${await r.text()}`);
     return Buffer.from(await r.arrayBuffer());

@@ -23,10 +23,16 @@ export interface DteTable {
   caf_id: number | null;
   /** The TED as written in the signed XML. */
   ted: string | null;
-  /** The EnvioDTE/EnvioBOLETA text that is (or was) uploaded: re-sends use these exact bytes. */
-  xml_envelope: string | null;
-  /** Uploads started (counted BEFORE each upload): > 0 means the SII may already have it. */
-  upload_attempts: Generated<number>;
+  /** The envelope (envio) that carries it to the SII, once built. */
+  envio_id: number | null;
+  /** The batch it came in, if any. */
+  batch_id: string | null;
+  /** Status queries made while `sent` (drives the polling backoff). */
+  poll_attempts: Generated<number>;
+  /** Who holds the lease, when a queue job does (its id): a retry of that job may take it back. */
+  lease_owner: string | null;
+  /** ISO-8601 UTC: when the poller may ask the SII about it again. */
+  next_poll_at: string | null;
   /** Failed attempts to move the document forward (drives the retry backoff). */
   attempts: Generated<number>;
   /** ISO-8601 UTC: a worker owns the document until then. */

@@ -1,5 +1,6 @@
-import rateLimit from '@fastify/rate-limit';
-import type { FastifyRequest } from 'fastify';
+import rateLimit, { type FastifyRateLimitStore, type FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
+import { RedisCache } from '@timbre/cache';
+import type { FastifyBaseLogger, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import type { AppConfig } from '../config.js';
 import { ServiceError } from '../problems.js';
@@ -25,16 +26,83 @@ const isExempt = (request: FastifyRequest): boolean => EXEMPT.has(request.routeO
  * A refusal is the error thrown by `errorResponseBuilder`, mapped by the root error handler to 429
  * problem+json `ERR_RATE_LIMITED`; the plugin sets `retry-after` (seconds) and `x-ratelimit-*`.
  *
- * Store: in memory, per process (the plugin's LocalStore). Issue 5 (several replicas) passes a
- * shared one here — `redis: <ioredis client>` (the plugin's RedisStore, keys under `nameSpace`)
- * or any `store` implementing the plugin's `FastifyRateLimitStore` — and nothing else changes.
+ * Store: with Redis (`config.redisUrl`), one budget for every instance — `redisWindowStore`, over
+ * the cache's connection, keys `<cachePrefix>rate-limit:<key>`; while Redis does not answer it
+ * counts per process (never a 500, never unlimited) and logs it once. Without Redis: in memory, per
+ * process (the plugin's LocalStore).
  */
+/** Fixed window per key: INCR, and PEXPIRE on the window's first hit → [count, ms left]. */
+const WINDOW_LUA = `local n = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if n == 1 or ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) ttl = tonumber(ARGV[1]) end
+return {n, ttl}`;
+
+type IncrCallback = (error: Error | null, result?: { current: number; ttl: number }) => void;
+type RedisClient = RedisCache['client'];
+
+/** Per-process fixed windows (at most 10 000 keys): what counts while Redis does not answer. */
+class LocalWindows {
+  private readonly windows = new Map<string, { current: number; resetAt: number }>();
+  incr(key: string, timeWindow: number): { current: number; ttl: number } {
+    const now = Date.now();
+    let w = this.windows.get(key);
+    if (!w || w.resetAt <= now) {
+      if (this.windows.size >= 10_000) {
+        for (const [k, v] of this.windows) if (v.resetAt <= now) this.windows.delete(k);
+        if (this.windows.size >= 10_000) this.windows.delete(this.windows.keys().next().value as string);
+      }
+      w = { current: 0, resetAt: now + timeWindow };
+      this.windows.set(key, w);
+    }
+    w.current++;
+    return { current: w.current, ttl: w.resetAt - now };
+  }
+}
+
+/** The plugin's store contract over Redis (one budget for every instance), per process while Redis fails. */
+export function redisWindowStore(redis: RedisClient, namespace: string, log: FastifyBaseLogger): FastifyRateLimitStoreCtor {
+  const local = new LocalWindows();
+  let degraded = false;
+  class RedisWindowStore implements FastifyRateLimitStore {
+    // The plugin constructs the store with its options; only child() passes a namespace.
+    constructor(
+      _options?: unknown,
+      private readonly ns: string = namespace,
+    ) {}
+    incr(key: string, callback: IncrCallback, timeWindow: number = DEFAULT_RATE_LIMIT.timeWindowMs): void {
+      redis.eval(WINDOW_LUA, 1, this.ns + key, timeWindow).then(
+        (r) => {
+          if (degraded) {
+            degraded = false;
+            log.info('rate limit: Redis answers again, one budget for every instance');
+          }
+          const [current, ttl] = r as [number, number];
+          callback(null, { current, ttl });
+        },
+        (err: unknown) => {
+          if (!degraded) {
+            degraded = true;
+            log.warn({ err: { message: (err as Error)?.message } }, 'rate limit: Redis does not answer, counting per instance until it does');
+          }
+          callback(null, local.incr(this.ns + key, timeWindow));
+        },
+      );
+    }
+    child(routeOptions: RouteOptions & { path: string; prefix: string }): FastifyRateLimitStore {
+      return new RedisWindowStore(undefined, `${this.ns}${String(routeOptions.method)}${routeOptions.url}-`);
+    }
+  }
+  return RedisWindowStore;
+}
+
 export default fp<{ config: AppConfig }>(
   async (app, { config }) => {
     const settings = config.rateLimit ?? DEFAULT_RATE_LIMIT;
     if (settings === false) return;
+    const shared = app.cache instanceof RedisCache ? app.cache : undefined;
     await app.register(rateLimit, {
       global: true,
+      ...(shared ? { store: redisWindowStore(shared.client, `${shared.prefix}rate-limit:`, app.log) } : {}),
       hook: 'onRequest',
       max: settings.max,
       timeWindow: settings.timeWindowMs,
@@ -54,5 +122,5 @@ export default fp<{ config: AppConfig }>(
         }),
     });
   },
-  { fastify: '5.x', name: 'timbre-rate-limit', dependencies: ['timbre-auth'] },
+  { fastify: '5.x', name: 'timbre-rate-limit', dependencies: ['timbre-auth', 'timbre-cache'] },
 );

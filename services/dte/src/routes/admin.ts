@@ -1,3 +1,5 @@
+import type { KeyObject } from 'node:crypto';
+import { hashKey } from '@timbre/cache';
 import { loadPkcs12, parseCaf, verifyCaf, loadTrustedKeys, Rut } from '@timbre/dte';
 import { cafStatus, findCompany, insertCaf, insertCertificate, insertCompany, listCafs } from '@timbre/store';
 import type { FastifyPluginAsync } from 'fastify';
@@ -5,6 +7,22 @@ import type { AppConfig } from '../config.js';
 import { ServiceError } from '../problems.js';
 import { cafBody, cafUploadResponse, certificateBody, certificateResponse, companyBody, companyResponse, errorResponses, rutEmisorQuery } from '../schemas.js';
 import { todayInChile } from '../services/issuer.js';
+
+/**
+ * CAF verifications passed, by content: a hash of the trusted keys (IDK + SPKI) and the CAF bytes, so
+ * a hit can only ever be the answer verifyCaf would give again. Only passes are kept (a refusal
+ * throws and is recomputed every time); bump `v1` if verifyCaf's rules change.
+ */
+const CAF_VERIFIED_TTL_MS = 24 * 3_600_000;
+const trustPrints = new WeakMap<Map<number, KeyObject>, string>();
+const cafVerifiedKey = (keys: Map<number, KeyObject>, raw: Uint8Array): string => {
+  let print = trustPrints.get(keys);
+  if (print === undefined) {
+    print = hashKey(...[...keys].sort(([a], [b]) => a - b).flatMap(([idk, key]) => [String(idk), key.export({ type: 'spki', format: 'der' })]));
+    trustPrints.set(keys, print);
+  }
+  return `caf-verified:v1:${hashKey(print, raw)}`;
+};
 
 const isUniqueViolation = (e: unknown): boolean => {
   const err = e as { code?: string; message?: string };
@@ -113,7 +131,12 @@ const admin: FastifyPluginAsync<{ config: AppConfig }> = async (app, { config })
       const caf = parseCaf(raw);
       await app.requirePermission(request, { permission: 'caf:manage', company: caf.rutEmisor });
       const keys = await trustedKeys();
-      if (keys) verifyCaf(caf, { trustedKeys: keys });
+      if (keys) {
+        await app.cache.wrap(cafVerifiedKey(keys, raw), CAF_VERIFIED_TTL_MS, async () => {
+          verifyCaf(caf, { trustedKeys: keys });
+          return true;
+        });
+      }
       if ((await findCompany(app.db, caf.rutEmisor)) === undefined) {
         throw new ServiceError('ERR_COMPANY_NOT_REGISTERED', 409, `company ${caf.rutEmisor} is not registered`);
       }

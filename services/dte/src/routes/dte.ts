@@ -4,6 +4,8 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { AppConfig } from '../config.js';
 import { ServiceError, notFound } from '../problems.js';
 import { dteSummary, errorResponses, generateResponse, idParams, listQuery, listResponse, resendBody, resendResponse, statusQuery, statusResponse } from '../schemas.js';
+import { StatusPoller } from '../services/poller.js';
+import { registerBatch } from './batch.js';
 import { RecoverySweeper, resendDue } from '../services/recovery.js';
 import { generate, querySiiStatus, todayInChile, validateInput, type IssuerDeps } from '../services/issuer.js';
 import { SignerCache } from '../services/signers.js';
@@ -39,9 +41,22 @@ const dte: FastifyPluginAsync<{ config: AppConfig }> = async (app, { config }) =
     ...(config.faultPoint ? { faultPoint: config.faultPoint } : {}),
   };
   if (p.recoveryIntervalMs !== false) {
-    const sweeper = new RecoverySweeper(deps, { intervalMs: p.recoveryIntervalMs ?? 30_000, batch: p.recoveryBatch ?? 50 });
+    const sweeper = new RecoverySweeper(deps, { intervalMs: p.recoveryIntervalMs ?? 30_000, batch: p.recoveryBatch ?? 50, batchGraceMs: 10 * 60_000 });
     app.addHook('onReady', async () => sweeper.start());
     app.addHook('onClose', async () => sweeper.stop());
+  }
+  await registerBatch(app, deps, config);
+  if (p.poll !== false) {
+    const o = p.poll ?? {};
+    const poller = new StatusPoller(deps, {
+      intervalMs: o.intervalMs ?? 5_000,
+      baseMs: o.baseMs ?? 15_000,
+      maxMs: o.maxMs ?? 3_600_000,
+      batch: o.batch ?? 200,
+      perCompany: o.perCompany ?? 20,
+    });
+    app.addHook('onReady', async () => poller.start());
+    app.addHook('onClose', async () => poller.stop());
   }
 
   app.post(

@@ -30,6 +30,7 @@ import {
 import type { Kysely } from 'kysely';
 import { ServiceError, toProblem } from '../problems.js';
 import { advance, unsignedXml, type AdvanceOutcome, type PipelineDeps } from './pipeline.js';
+import { transition } from './status.js';
 
 export interface GenerateResponse {
   id: number;
@@ -94,6 +95,9 @@ export function answerFor(row: DteRow): GenerateResponse {
 
 /** The error a caller gets for an outcome that is not `sent`. */
 export function outcomeError(outcome: Exclude<AdvanceOutcome, { kind: 'sent' }>): unknown {
+  if (outcome.kind === 'busy') {
+    return new ServiceError('ERR_IDEMPOTENCY_IN_PROGRESS', 409, 'the document is being sent by another worker right now; retry later', identity(outcome.row));
+  }
   const { row, error } = outcome;
   const siiCode = (error as { siiCode?: string }).siiCode ?? null;
   if (outcome.kind === 'retry') {
@@ -294,7 +298,9 @@ export async function querySiiStatus(deps: IssuerDeps, q: { rutEmisor: string; t
   }
   let updated = row;
   if (status !== undefined && status !== row.status) {
-    updated = (await updateDteStatus(db, q, { status, siiStatus, errorMessage })) ?? row;
+    const next = status;
+    const [changed] = await writeTransaction(db, (trx) => transition(trx, [row], [row.status], { status: next, siiStatus, errorMessage, display, extra: { next_poll_at: null } }));
+    updated = changed ?? row;
     metrics.documents.inc({ dte_type: String(q.tipoDte), status });
   } else if (siiStatus !== row.sii_status) {
     updated = (await updateDteStatus(db, q, { status: row.status, siiStatus })) ?? row;

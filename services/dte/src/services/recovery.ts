@@ -19,6 +19,8 @@ export interface ResendFilter {
   limit?: number;
   /** Ignore the retry schedule (an operator asked). */
   now?: boolean;
+  /** Batch documents untouched since this instant are included (their queue job died). */
+  batchStaleBefore?: Date;
 }
 
 export interface ResendResult {
@@ -49,6 +51,7 @@ export async function resendDue(deps: IssuerDeps, filter: ResendFilter = {}): Pr
     ...(filter.tipoDte !== undefined ? { tipoDte: filter.tipoDte } : {}),
     ...(filter.folio !== undefined ? { folio: filter.folio } : {}),
     ...(filter.ids !== undefined ? { ids: filter.ids } : {}),
+    ...(filter.batchStaleBefore !== undefined ? { batchStaleBefore: filter.batchStaleBefore } : {}),
   });
   const results: ResendResult[] = [];
   for (const row of rows) results.push(await resendOne(deps, row));
@@ -65,7 +68,7 @@ async function resendOne(deps: IssuerDeps, row: DteRow): Promise<ResendResult> {
   if (leased === undefined) return result(row, row, 'skipped', null);
   const outcome = await advance(deps, leased);
   const recorded = await recordOutcome(deps, outcome);
-  return result(row, outcome.row, outcome.kind, outcome.kind === 'sent' ? null : errorOf(recorded.body));
+  return result(row, outcome.row, outcome.kind === 'busy' ? 'skipped' : outcome.kind, outcome.kind === 'sent' ? null : errorOf(recorded.body));
 }
 
 function result(before: DteRow, after: DteRow, outcome: ResendResult['outcome'], error: ResendResult['error']): ResendResult {
@@ -93,7 +96,7 @@ export class RecoverySweeper {
 
   constructor(
     private readonly deps: IssuerDeps,
-    private readonly options: { intervalMs: number; batch: number; firstDelayMs?: number },
+    private readonly options: { intervalMs: number; batch: number; firstDelayMs?: number; batchGraceMs: number },
   ) {}
 
   start(): void {
@@ -114,7 +117,7 @@ export class RecoverySweeper {
   /** One pass; returns how many documents it touched. */
   async sweep(): Promise<void> {
     try {
-      const results = await resendDue(this.deps, { limit: this.options.batch });
+      const results = await resendDue(this.deps, { limit: this.options.batch, batchStaleBefore: new Date(this.deps.now().getTime() - this.options.batchGraceMs) });
       const touched = results.filter((r) => r.outcome !== 'skipped');
       if (touched.length > 0) {
         this.deps.log.info({ documents: touched.map((r) => ({ id: r.id, folio: r.folio, outcome: r.outcome })) }, 'recovery sweep');

@@ -1,6 +1,7 @@
 /**
  * Per-company signing material: the active certificate (decrypted once, cached by certificate id)
- * and one SII client per certificate, plus parsed CAFs cached by id.
+ * and one SII client per certificate, plus parsed CAFs cached by id. The clients' tokens live in
+ * `config.sii.tokenCache` (buildApp sets it to app.siiTokens, shared through Redis when configured).
  */
 import { loadPkcs12, parseCaf, type Caf, type Certificado } from '@timbre/dte';
 import { createSiiClient, type SiiClient } from '@timbre/sii';
@@ -39,6 +40,8 @@ export class SignerCache {
       certificate: certificado,
       ...(this.config.sii.timeoutMs !== undefined ? { timeoutMs: this.config.sii.timeoutMs } : {}),
       ...(this.config.sii.maxAttempts !== undefined ? { maxAttempts: this.config.sii.maxAttempts } : {}),
+      // One TokenCache for the service (app.siiTokens, through Redis when configured): one SII login per certificate for every instance.
+      ...(this.config.sii.tokenCache ? { tokenCache: this.config.sii.tokenCache } : {}),
     });
     const signer = { certificateId: cert.id, certificado, sii };
     this.signers.set(cert.id, signer);

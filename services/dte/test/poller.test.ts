@@ -1,0 +1,60 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RUT, call, doc33, example, provision, setup, uploadCaf, type Ctx } from './helper.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const isoDaysAgo = (days: number) => new Date(Date.now() - days * 86_400_000 + -3 * 3_600_000).toISOString().slice(0, 10);
+
+describe('status poller (real HTTP, simulator with a processing delay)', () => {
+  let ctx: Ctx;
+  let getEstUp = 0;
+  beforeAll(async () => {
+    // The simulator reveals its verdict over 600 ms: the first polls see a non-final state.
+    ctx = await setup({ simStatusDelayMs: 600, pipeline: { recoveryIntervalMs: false, poll: { intervalMs: 100, baseMs: 150, maxMs: 1_000, batch: 50, perCompany: 10 } } });
+    await provision(ctx, 20);
+    await uploadCaf(ctx, 33, 21, 40, isoDaysAgo(20)); // for the document dated 5 days ago
+    await uploadCaf(ctx, 61, 1, 10);
+  });
+  afterAll(async () => ctx.close());
+
+  const waitFinal = async (id: number) => {
+    for (let i = 0; i < 100; i++) {
+      const r = await call(ctx, 'GET', `/api/v1/dte/${id}`);
+      if (!['draft', 'signed', 'sent'].includes(r.json.status as string)) return r.json as Record<string, unknown>;
+      await sleep(100);
+    }
+    throw new Error(`document ${id} never reached a final status`);
+  };
+
+  it('moves sent documents to their final status without anyone asking: accepted, with reparos, rejected', async () => {
+    const ok = await call(ctx, 'POST', '/api/v1/dte/generate', { body: doc33() });
+    expect(ok.json.status).toBe('sent');
+    const late = await call(ctx, 'POST', '/api/v1/dte/generate', { body: { ...doc33(), fecha_emision: isoDaysAgo(5) } });
+    expect(late.status, late.text).toBe(200);
+    const nc = example('61');
+    delete nc.fecha_emision;
+    const bad = await call(ctx, 'POST', '/api/v1/dte/generate', { body: nc }); // references a 33 the SII never received
+    expect(bad.status, bad.text).toBe(200);
+
+    expect(await waitFinal(ok.json.id as number)).toMatchObject({ status: 'accepted', sii_status: 'EPR' });
+    expect(await waitFinal(late.json.id as number)).toMatchObject({ status: 'accepted_with_reparos' });
+    const rejected = await waitFinal(bad.json.id as number);
+    expect(rejected).toMatchObject({ status: 'rejected' });
+    expect(rejected.error_message).toMatch(/^(RCH|EPR|RCT)/);
+
+    // Polled with backoff, not hammered: a handful of status queries per document.
+    const metrics = await ctx.app.inject({ url: '/metrics' });
+    const polls = [...metrics.body.matchAll(/timbre_sii_calls_total\{operation="getEstUp",outcome="[^"]+"\} (\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
+    getEstUp = polls;
+    expect(polls).toBeGreaterThanOrEqual(3);
+    expect(polls).toBeLessThan(40);
+  });
+
+  it('leaves final documents alone', async () => {
+    await sleep(500);
+    const metrics = await ctx.app.inject({ url: '/metrics' });
+    const polls = [...metrics.body.matchAll(/timbre_sii_calls_total\{operation="getEstUp",outcome="[^"]+"\} (\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
+    expect(polls).toBe(getEstUp);
+    const list = await call(ctx, 'GET', `/api/v1/dte?rut_emisor=${RUT}`);
+    expect((list.json.items as Array<{ status: string }>).every((d) => d.status !== 'sent')).toBe(true);
+  });
+});
