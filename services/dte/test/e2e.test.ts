@@ -72,7 +72,7 @@ for (const database of databases) {
         return;
       }
       dropDb = made.drop;
-      ctx = await setup(made.opts);
+      ctx = await setup({ ...made.opts, pipeline: { poll: false } }); // statuses move only by GET /status here
       secrets.push(ctx.fixtures.p12Password, ctx.fixtures.p12.toString('base64').slice(0, 40));
       await provision(ctx);
     });
@@ -321,7 +321,7 @@ for (const database of databases) {
       const ours = stored.filter((i) => i.folio >= start);
       expect(ours.map((i) => i.folio).sort((a, b) => a - b)).toEqual(expected);
       expect(new Set(stored.map((i) => i.id)).size).toBe(stored.length);
-      expect(ours.every((i) => i.status === 'sent' || i.status === 'accepted')).toBe(true); // the status poller may have been by
+      expect(ours.every((i) => i.status === 'sent' || i.status === 'accepted')).toBe(true); // the status poller may have moved them on
       const next = await call(ctx, 'GET', `/api/v1/dte/caf/status?rut_emisor=${RUT}`);
       expect((next.json.tipos as Array<{ tipoDte: number; nextFolio?: number }>).find((x) => x.tipoDte === 33)?.nextFolio).toBe(start + 200);
     }, 60_000);
