@@ -3,83 +3,16 @@
  * documents on PostgreSQL) is SIGKILLed while it is sending a 300-document batch, restarted, and the
  * batch must end with every document accepted, each in exactly one envío, folios 1..300.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { signToken } from '@timbre/auth';
 import { generateFixtures } from '@timbre/dte';
 import { createSimulator, type Simulator } from '@timbre/sii-sim';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RUT, doc33 } from './helper.js';
 import { simDocuments, waitBatch } from './batch-helper.js';
+import { AMQP_URL, PG_URL, amqpAvailable, deleteBatchQueues, pgAdmin, pgAvailable, startService, type ServiceProcess as Service } from './infra.js';
 
-const SERVER = fileURLToPath(new URL('../dist/server.js', import.meta.url));
-const PG_URL = process.env.TIMBRE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const AMQP_URL = process.env.TIMBRE_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-
-async function available(): Promise<boolean> {
-  const { default: pg } = await import('pg');
-  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    await client.end();
-    const { connect } = await import('amqplib');
-    await (await connect(AMQP_URL)).close();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function pgAdmin(sqlText: string): Promise<void> {
-  const { default: pg } = await import('pg');
-  const c = new pg.Client({ connectionString: PG_URL });
-  await c.connect();
-  await c.query(sqlText);
-  await c.end();
-}
-
-interface Service {
-  url: string;
-  child: ChildProcess;
-  exited: Promise<unknown>;
-  log(): string;
-}
-
-async function startService(env: Record<string, string>): Promise<Service> {
-  const port = await freePort();
-  let out = '';
-  const child = spawn(process.execPath, [SERVER], { env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 150; i++) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`service exited at start: ${out}`);
-    try {
-      if ((await fetch(`${url}/health`)).ok) return { url, child, exited, log: () => out };
-    } catch {
-      /* not yet */
-    }
-    await sleep(100);
-  }
-  child.kill('SIGKILL');
-  throw new Error(`service did not start: ${out}`);
-}
-
-const ok = await available();
+const ok = (await pgAvailable()) && (await amqpAvailable());
 
 describe.skipIf(!ok)('the worker killed mid-batch (RabbitMQ + PostgreSQL, real process)', () => {
   let sim: Simulator;
@@ -94,14 +27,7 @@ describe.skipIf(!ok)('the worker killed mid-batch (RabbitMQ + PostgreSQL, real p
   afterAll(async () => {
     await sim.close();
     await pgAdmin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    const { connect } = await import('amqplib');
-    const c = await connect(AMQP_URL);
-    const ch = await c.createChannel();
-    for (const q of ['dte.batch.prepare', 'dte.batch.send']) {
-      await ch.deleteQueue(`${prefix}.${q}`).catch(() => undefined);
-      await ch.deleteQueue(`${prefix}.${q}.dead`).catch(() => undefined);
-    }
-    await c.close().catch(() => undefined);
+    await deleteBatchQueues(prefix);
   });
 
   it('SIGKILL while sending, restart: all 300 accepted, each in exactly one envío, folios 1..300', async () => {
@@ -126,7 +52,7 @@ describe.skipIf(!ok)('the worker killed mid-batch (RabbitMQ + PostgreSQL, real p
     };
     const admin = await signToken({ sub: 'batch-crash', companies: [RUT], permissions: ['admin'] }, new Uint8Array(Buffer.from(jwtSecret, 'hex')));
     const post = (svc: Service, path: string, body: unknown, type = 'application/json') =>
-      fetch(`${svc.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': type }, body: typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body) });
+      fetch(`${svc.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': type }, body: typeof body === 'string' ? body : Buffer.isBuffer(body) ? new Uint8Array(body) : JSON.stringify(body) });
 
     // Slow uploads a little, so the kill lands mid-batch.
     await fetch(`${simUrl}/sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'latency', path: 'DTEUpload', latencyMs: 150 }) });
@@ -156,12 +82,7 @@ describe.skipIf(!ok)('the worker killed mid-batch (RabbitMQ + PostgreSQL, real p
       for (let f = 1; f <= 300; f++) expect(seen.count.get(`33/${f}`), `folio ${f}`).toBe(1);
       expect(seen.duplicates).toEqual([]);
     } finally {
-      for (const s of services) {
-        if (s.child.exitCode === null && s.child.signalCode === null) {
-          s.child.kill('SIGTERM');
-          await s.exited;
-        }
-      }
+      for (const s of services) await s.stop();
     }
   }, 240_000);
 });

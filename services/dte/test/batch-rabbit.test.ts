@@ -7,37 +7,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RUT, call, doc33, provision, setup, type Ctx } from './helper.js';
 import { simDocuments, waitBatch, type Progress } from './batch-helper.js';
+import { AMQP_URL, PG_URL, amqpAvailable, deleteBatchQueues, pgAdmin, pgAvailable, sleep } from './infra.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 
-const PG_URL = process.env.TIMBRE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const AMQP_URL = process.env.TIMBRE_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 async function reachable(): Promise<boolean> {
-  const { default: pg } = await import('pg');
-  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    await client.end();
-  } catch {
-    return false;
-  }
-  const { connect } = await import('amqplib');
-  try {
-    const c = await connect(AMQP_URL);
-    await c.close();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function pgAdmin(sqlText: string): Promise<void> {
-  const { default: pg } = await import('pg');
-  const c = new pg.Client({ connectionString: PG_URL });
-  await c.connect();
-  await c.query(sqlText);
-  await c.end();
+  return (await pgAvailable()) && (await amqpAvailable());
 }
 
 const fault = (ctx: Ctx, rule: Record<string, unknown>) =>
@@ -77,15 +51,7 @@ describe.skipIf(!ok)('batches through RabbitMQ on PostgreSQL, with faults', () =
     await amqpProxy?.close();
     await pgProxy?.close();
     await pgAdmin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    // The test's RabbitMQ queues (work, dead, retry buckets) go with a fresh connection.
-    const { connect } = await import('amqplib');
-    const c = await connect(AMQP_URL);
-    const ch = await c.createChannel();
-    for (const q of ['dte.batch.prepare', 'dte.batch.send']) {
-      await ch.deleteQueue(`${queueName}.${q}`).catch(() => undefined);
-      await ch.deleteQueue(`${queueName}.${q}.dead`).catch(() => undefined);
-    }
-    await c.close().catch(() => undefined);
+    await deleteBatchQueues(queueName); // work and dead queues; retry buckets expire on their own
   }, 60_000);
 
   /** Send `n` facturas as one batch; run `during` while it runs; expect every one accepted once. */

@@ -4,87 +4,18 @@
  * database, and must finish the document on its own (recovery sweep), with its original folio,
  * uploaded to the SII once, and answer the client's retry with that same document.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { signToken } from '@timbre/auth';
 import { generateFixtures } from '@timbre/dte';
 import { createSimulator, type Simulator } from '@timbre/sii-sim';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RUT, doc33 } from './helper.js';
+import { PG_URL, pgSchema, sleep, startService, type ServiceProcess as Service } from './infra.js';
 
-const SERVER = fileURLToPath(new URL('../dist/server.js', import.meta.url));
-const PG_URL = process.env.TIMBRE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const POINTS = ['draft', 'signed', 'enveloped', 'uploading', 'uploaded', 'sent'] as const;
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface Service {
-  url: string;
-  child: ChildProcess;
-  exited: Promise<number | string | null>;
-  log(): string;
-}
-
-async function startService(env: Record<string, string>): Promise<Service> {
-  const port = await freePort();
-  let out = '';
-  const child = spawn(process.execPath, [SERVER], {
-    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`service exited at start: ${out}`);
-    try {
-      if ((await fetch(`${url}/health`)).ok) return { url, child, exited, log: () => out };
-    } catch {
-      /* not listening yet */
-    }
-    await sleep(100);
-  }
-  child.kill('SIGKILL');
-  throw new Error(`service did not start: ${out}`);
-}
-
-async function pgSchema(): Promise<{ schema: string; drop(): Promise<void> } | undefined> {
-  const { default: pg } = await import('pg');
-  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-  } catch {
-    return undefined;
-  }
-  const schema = `test_crash_${Math.random().toString(36).slice(2, 10)}`;
-  await client.query(`CREATE SCHEMA ${schema}`);
-  await client.end();
-  return {
-    schema,
-    async drop() {
-      const c = new pg.Client({ connectionString: PG_URL });
-      await c.connect();
-      await c.query(`DROP SCHEMA ${schema} CASCADE`);
-      await c.end();
-    },
-  };
-}
 
 interface SimEnvio {
   trackId: string;
@@ -97,7 +28,7 @@ const backends = [
   {
     name: 'PostgreSQL',
     make: async () => {
-      const s = await pgSchema();
+      const s = await pgSchema('test_crash');
       return s && { env: { DATABASE_URL: PG_URL, DATABASE_SCHEMA: s.schema }, drop: s.drop };
     },
   },
@@ -189,12 +120,7 @@ for (const backend of backends) {
         const all = await call(second, 'GET', `/api/v1/dte?rut_emisor=${RUT}`);
         expect((all.json.items as Array<{ folio: number }>).map((d) => d.folio).sort()).toEqual([1, 2]);
       } finally {
-        for (const s of services) {
-          if (s.child.exitCode === null && s.child.signalCode === null) {
-            s.child.kill('SIGTERM');
-            await s.exited;
-          }
-        }
+        for (const s of services) await s.stop();
         await db.drop();
         rmSync(dir, { recursive: true, force: true });
       }

@@ -1,38 +1,7 @@
 import { verifyXml } from '@timbre/dte';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OTHER_RUT, RUT, call, doc33, example, provision, setup, token, uploadCaf, type Ctx } from './helper.js';
-
-const PG_URL = process.env.TIMBRE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-async function pgAvailable(): Promise<boolean> {
-  const { default: pg } = await import('pg');
-  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    await client.end();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function pgSchema(): Promise<{ schema: string; drop(): Promise<void> }> {
-  const { default: pg } = await import('pg');
-  const schema = `test_dte_svc_${Math.random().toString(36).slice(2, 10)}`;
-  const client = new pg.Client({ connectionString: PG_URL });
-  await client.connect();
-  await client.query(`CREATE SCHEMA ${schema}`);
-  await client.end();
-  return {
-    schema,
-    async drop() {
-      const c = new pg.Client({ connectionString: PG_URL });
-      await c.connect();
-      await c.query(`DROP SCHEMA ${schema} CASCADE`);
-      await c.end();
-    },
-  };
-}
+import { PG_URL, pgSchema } from './infra.js';
 
 const nextFolio = async (ctx: Ctx): Promise<number | undefined> => {
   const s = await call(ctx, 'GET', `/api/v1/dte/caf/status?rut_emisor=${RUT}`);
@@ -45,9 +14,8 @@ const databases: Array<{ name: string; make: () => Promise<{ opts: Parameters<ty
   {
     name: 'PostgreSQL',
     make: async () => {
-      if (!(await pgAvailable())) return undefined;
-      const s = await pgSchema();
-      return { opts: { databaseUrl: PG_URL, searchPath: s.schema }, drop: s.drop };
+      const s = await pgSchema('test_dte_svc');
+      return s && { opts: { databaseUrl: PG_URL, searchPath: s.schema }, drop: s.drop };
     },
   },
 ];

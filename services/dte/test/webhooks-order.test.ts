@@ -7,31 +7,8 @@
 import { listDeliveries, recordEvent } from '@timbre/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RUT, call, setup, type Ctx } from './helper.js';
+import { PG_URL, pgSchema } from './infra.js';
 import { Receiver, freePort, sleep, waitFor, type ReceivedRequest } from './webhooks-receiver.js';
-
-const PG_URL = process.env.TIMBRE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-async function pgSchema(): Promise<{ schema: string; drop(): Promise<void> } | undefined> {
-  const { default: pg } = await import('pg');
-  const schema = `test_webhooks_${Math.random().toString(36).slice(2, 10)}`;
-  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-  } catch {
-    return undefined;
-  }
-  await client.query(`CREATE SCHEMA ${schema}`);
-  await client.end();
-  return {
-    schema,
-    async drop() {
-      const c = new pg.Client({ connectionString: PG_URL });
-      await c.connect();
-      await c.query(`DROP SCHEMA ${schema} CASCADE`);
-      await c.end();
-    },
-  };
-}
 
 const DOCS = ['dte:101', 'dte:102', 'dte:103'];
 const PER_DOC = 10;
@@ -65,7 +42,7 @@ const databases = [
   {
     name: 'PostgreSQL',
     make: async () => {
-      const s = await pgSchema();
+      const s = await pgSchema('test_webhooks');
       return s ? { opts: { databaseUrl: PG_URL, searchPath: s.schema }, drop: s.drop } : undefined;
     },
   },

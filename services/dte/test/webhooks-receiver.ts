@@ -87,14 +87,8 @@ export class Receiver {
   }
 }
 
-/** A port nobody listens on (for now). */
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', () => resolve()));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
+/** A port nobody listens on (for now), and a pause: shared with the other tests. */
+export { freePort, sleep } from './infra.js';
 
 export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -105,4 +99,3 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, what: stri
   }
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
