@@ -88,7 +88,12 @@ export async function processEnvio(ctx: SimContext, input: EnvioInput): Promise<
   if (!sigEl) {
     rec.errores.push(observe(CODES.FIRMA_ENVIO, 'the envelope has no Signature'));
   } else {
-    const sig = verifySignature(sigEl, { modes: ['in-context'] });
+    // verifyXml has verified every signature that is not a DTE's (nor inside a TED), trying the
+    // in-context C14N first. When the envelope's is the only such signature and it passed in context,
+    // that report is this check's answer: canonicalizing and hashing the whole SetDTE again (about
+    // 7 % of the simulator's work on a 200-document envelope) would give the same result.
+    const only = report.envelopeSignatures.length === 1 ? report.envelopeSignatures[0] : undefined;
+    const sig = only?.valid && only.mode === 'in-context' ? only : verifySignature(sigEl, { modes: ['in-context'] });
     if (sig.referenceUri !== `#${setId}`) {
       rec.errores.push(observe(CODES.FIRMA_ENVIO, `the envelope signature references "${sig.referenceUri}", not SetDTE (#${setId})`));
     } else if (!sig.valid) {

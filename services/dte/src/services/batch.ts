@@ -313,11 +313,7 @@ export async function sendBatchGroup(deps: BatchDeps, job: SendJob, jobId?: stri
 
     // Stamp the drafts, stored `signed` together (a document that cannot be stamped is `error`; the
     // others go on).
-    const { stamped, failed } = await stampMany(
-      deps,
-      leased.filter((r) => r.status === 'draft'),
-      signer,
-    );
+    const { stamped, failed } = await stampMany(deps, leased.filter((r) => r.status === 'draft'), signer);
     for (const { row, error } of failed) {
       await markError(db, row, error instanceof Error ? error.message : String(error));
       deps.metrics.documents.inc({ dte_type: String(row.tipo_dte), status: 'error' });

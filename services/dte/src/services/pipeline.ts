@@ -30,7 +30,6 @@ import {
   findEnvio,
   insertEnvio,
   leaseEnvio,
-  listDtesOfEnvio,
   patchDte,
   storeSignedDtes,
   writeTransaction,
@@ -45,7 +44,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Metrics } from '../plugins/metrics.js';
 import type { CompanySigner, SignerCache } from './signers.js';
-import { markError, transition } from './status.js';
+import { DTE_STATE_COLUMNS, markError, transition, type DteState } from './status.js';
 
 /** Points right after each persisted step (and right before/after the upload): the crash-test hook. */
 export const FAULT_POINTS = ['draft', 'signed', 'enveloped', 'uploading', 'uploaded', 'sent'] as const;
@@ -161,11 +160,7 @@ export async function stampMany(
   }
   if (done.length === 0) return { stamped: [], failed };
   const at = new Date().toISOString();
-  const updated = await storeSignedDtes(
-    deps.db,
-    done.map((d) => ({ id: d.row.id, xmlSigned: d.xml, ted: d.ted })),
-    at,
-  );
+  const updated = await storeSignedDtes(deps.db, done.map((d) => ({ id: d.row.id, xmlSigned: d.xml, ted: d.ted })), at);
   if (updated !== done.length) throw new Error(`${done.length - updated} of ${done.length} documents vanished while being stamped`);
   for (const d of done) deps.metrics.documents.inc({ dte_type: String(d.row.tipo_dte), status: 'signed' });
   deps.faultPoint?.('signed');
@@ -263,7 +258,7 @@ async function patchEnvioState(db: Kysely<Database>, envio: EnvioRow, patch: Env
 export async function sendEnvio(deps: PipelineDeps, leased: EnvioRow): Promise<EnvioOutcome> {
   const { db, metrics } = deps;
   let envio = leased;
-  let docs: DteRow[] = [];
+  let docs: DteState[] = [];
   const count = (status: DteStatus) => {
     for (const d of docs) metrics.documents.inc({ dte_type: String(d.tipo_dte), status });
   };
@@ -316,10 +311,22 @@ export async function sendEnvio(deps: PipelineDeps, leased: EnvioRow): Promise<E
   if ('error' in cs) return retry(cs.error, codeOf(cs.error));
   const { signer } = cs;
 
+  // Its documents, without their large texts (the envelope has them): what their outcome needs.
+  docs = await db.selectFrom('dte').select(DTE_STATE_COLUMNS).where('envio_id', '=', envio.id).orderBy('tipo_dte').orderBy('folio').execute();
   // An earlier attempt may have reached the SII: ask before uploading again.
-  docs = await listDtesOfEnvio(db, envio.id);
-  const first = docs.find((d) => d.xml_signed !== null);
-  if (envio.upload_attempts > 0 && first !== undefined) {
+  const first =
+    envio.upload_attempts > 0
+      ? await db
+          .selectFrom('dte')
+          .select(['rut_emisor', 'tipo_dte', 'folio', 'xml_signed'])
+          .where('envio_id', '=', envio.id)
+          .where('xml_signed', 'is not', null)
+          .orderBy('tipo_dte')
+          .orderBy('folio')
+          .limit(1)
+          .executeTakeFirst()
+      : undefined;
+  if (first !== undefined) {
     try {
       const estado = await signer.sii.getEstDte(estDteQuery(first));
       metrics.siiCalls.inc({ operation: 'getEstDte', outcome: estado.estado });

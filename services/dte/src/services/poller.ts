@@ -10,6 +10,8 @@
  * had reparos; the SII's per-document reparo detail comes by e-mail, not by web service).
  * Documents without a track id (the upload's answer was lost but the SII had them) are asked with
  * QueryEstDte. Every status change goes through `transition` (with its event, in one transaction).
+ * A group is claimed, rescheduled and moved with one statement each (per distinct schedule, poll
+ * count or fate), not one per document: a pass over ten 50-document envelopes is ~30 statements.
  */
 import { TimbreError } from '@timbre/dte';
 import type { EstadoEnvio } from '@timbre/sii';
@@ -48,6 +50,8 @@ export class StatusPoller {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
   private stopped = false;
+  /** Groups claimed by this poller that it could neither resolve nor reschedule (database errors). */
+  private readonly stranded: Array<{ ids: number[]; until: string }> = [];
 
   constructor(
     private readonly deps: PipelineDeps,
@@ -129,9 +133,6 @@ export class StatusPoller {
     }
     return result;
   }
-
-  /** Groups claimed by this poller that it could neither resolve nor reschedule (database errors). */
-  private readonly stranded: Array<{ ids: number[]; until: string }> = [];
 
   /** Make stranded groups due again (only if still as this poller left them). Throws while the database is away. */
   private async releaseStranded(now: Date): Promise<void> {

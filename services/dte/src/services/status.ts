@@ -27,6 +27,7 @@ const CHUNK = 500;
 /** A document without its three large texts (the XML, the TED, the request): what status work needs. */
 export type DteState = Omit<DteRow, 'xml_signed' | 'ted' | 'request_json'>;
 
+/** The columns of `DteState` (a `Record`, so that a new column must be listed here). */
 const STATE: Record<keyof DteState, true> = {
   id: true,
   rut_emisor: true,
@@ -51,9 +52,9 @@ const STATE: Record<keyof DteState, true> = {
   updated_at: true,
 };
 /**
- * The columns of `DteState` (a `Record` above, so that a new column must be listed): what `transition`
- * reads back. The large texts never change in a transition: they stay as the caller's rows have
- * them, and a 200-document envelope does not bring 1.6 MB back from the database.
+ * What `transition` reads back (and the poller reads): the large texts never change in a transition,
+ * they stay as the caller's rows have them, and a 200-document envelope does not bring 1.6 MB back
+ * from the database.
  */
 export const DTE_STATE_COLUMNS = Object.keys(STATE) as Array<keyof DteState>;
 
@@ -61,7 +62,7 @@ export const DTE_STATE_COLUMNS = Object.keys(STATE) as Array<keyof DteState>;
  * Move documents to a new status (only those whose status is one of `from`), inside `trx`. Returns
  * the rows that changed, in the order given.
  *
- * However many rows: ONE guarded `UPDATE … WHERE id IN (…) AND status IN (from) RETURNING *` and ONE
+ * However many rows: ONE guarded `UPDATE … WHERE id IN (…) AND status IN (from) RETURNING …` and ONE
  * multi-row INSERT of their outbox events per 500 documents, in the caller's transaction (a
  * 200-document envelope is two statements, not 400). Each event carries the status the caller's
  * row had, as before. The rows returned are the rows given with every column as updated (the large
@@ -83,11 +84,7 @@ export async function transition<R extends DteState>(trx: Kysely<Database>, rows
         ...(patch.errorMessage !== undefined ? { error_message: patch.errorMessage } : {}),
         ...(patch.extra ?? {}),
       })
-      .where(
-        'id',
-        'in',
-        candidates.slice(i, i + CHUNK).map((r) => r.id),
-      )
+      .where('id', 'in', candidates.slice(i, i + CHUNK).map((r) => r.id))
       .where('status', 'in', [...from])
       .returning(DTE_STATE_COLUMNS)
       .execute();
