@@ -16,6 +16,7 @@
 import { TimbreError } from '@timbre/dte';
 import type { EstadoEnvio } from '@timbre/sii';
 import { writeTransaction, type DteStatus } from '@timbre/store';
+import { PeriodicTask } from './periodic.js';
 import { estDteQuery, retryDelayMs, type PipelineDeps } from './pipeline.js';
 import { DTE_STATE_COLUMNS, transition, type DteState } from './status.js';
 
@@ -47,38 +48,23 @@ interface Fate {
 const TRANSIENT = new Set(['ERR_SII_UNAVAILABLE', 'ERR_SII_TIMEOUT', 'ERR_SII_CIRCUIT_OPEN', 'ERR_SII_QUERY_FAILED', 'ERR_SII_TOKEN_EXPIRED']);
 
 export class StatusPoller {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
-  private stopped = false;
+  private readonly loop: PeriodicTask;
   /** Groups claimed by this poller that it could neither resolve nor reschedule (database errors). */
   private readonly stranded: Array<{ ids: number[]; until: string }> = [];
 
   constructor(
     private readonly deps: PipelineDeps,
     private readonly options: PollerOptions,
-  ) {}
-
-  start(): void {
-    this.schedule(Math.min(1000, this.options.intervalMs));
+  ) {
+    this.loop = new PeriodicTask(() => this.pollOnce(), { intervalMs: options.intervalMs, onError: (err) => deps.log.error({ err }, 'status poll failed') });
   }
 
-  private schedule(ms: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.running = this.pollOnce()
-        .catch((err: unknown) => this.deps.log.error({ err }, 'status poll failed'))
-        .finally(() => {
-          this.running = undefined;
-          this.schedule(this.options.intervalMs);
-        });
-    }, ms);
-    this.timer.unref();
+  start(): void {
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running;
+    await this.loop.stop();
   }
 
   /** One pass over the documents that are due. */

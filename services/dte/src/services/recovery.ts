@@ -10,6 +10,7 @@
 import { findDteByKey, leaseDte, listDueDtes, type DteRow, type DteStatus } from '@timbre/store';
 import { recordOutcome, type IssuerDeps } from './issuer.js';
 import { advance } from './pipeline.js';
+import { PeriodicTask } from './periodic.js';
 
 export interface ResendFilter {
   rutEmisor?: string;
@@ -90,28 +91,21 @@ function result(before: DteRow, after: DteRow, outcome: ResendResult['outcome'],
  * `stop()` waits for the running one. Errors (database down) are logged and the next sweep retries.
  */
 export class RecoverySweeper {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private stopped = false;
+  private readonly loop: PeriodicTask;
 
   constructor(
     private readonly deps: IssuerDeps,
     private readonly options: { intervalMs: number; batch: number; firstDelayMs?: number; batchGraceMs: number },
-  ) {}
-
-  start(): void {
-    this.schedule(this.options.firstDelayMs ?? Math.min(1000, this.options.intervalMs));
+  ) {
+    this.loop = new PeriodicTask(() => this.sweep(), {
+      intervalMs: options.intervalMs,
+      ...(options.firstDelayMs !== undefined ? { firstDelayMs: options.firstDelayMs } : {}),
+      onError: (err) => deps.log.error({ err }, 'recovery sweep failed'),
+    });
   }
 
-  private schedule(ms: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.running = this.sweep().finally(() => {
-        this.running = undefined;
-        this.schedule(this.options.intervalMs);
-      });
-    }, ms);
-    this.timer.unref();
+  start(): void {
+    this.loop.start();
   }
 
   /** One pass; returns how many documents it touched. */
@@ -128,8 +122,6 @@ export class RecoverySweeper {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running;
+    await this.loop.stop();
   }
 }

@@ -33,6 +33,7 @@ import { webhookHeaders } from '@timbre/webhooks';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { AppConfig } from '../config.js';
+import { PeriodicTask } from './periodic.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -112,49 +113,38 @@ const describeError = (err: unknown): string => {
  * start) and waits for the pass. Errors (database down) are logged; the next pass retries.
  */
 export class WebhookDispatcher {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
   private stopped = false;
   private aborter = new AbortController();
   private readonly leaseMs: number;
+  private readonly loop: PeriodicTask;
 
   constructor(
     private readonly deps: WebhookDeps,
     private readonly options: DispatcherOptions,
   ) {
     this.leaseMs = options.leaseMs ?? options.timeoutMs + 30_000;
+    this.loop = new PeriodicTask(() => this.pass(), {
+      intervalMs: options.intervalMs,
+      firstDelayMs: Math.min(200, options.intervalMs),
+      onError: (err) => deps.log.error({ err }, 'webhook pass failed'),
+    });
   }
 
   start(): void {
     this.stopped = false;
     this.aborter = new AbortController();
-    this.schedule(Math.min(200, this.options.intervalMs));
+    this.loop.start();
   }
 
   /** Run a pass soon (after new events or a redeliver) instead of waiting for the interval. */
   kick(): void {
-    if (this.stopped || this.running !== undefined) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.schedule(0);
-  }
-
-  private schedule(ms: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.running = this.pass().finally(() => {
-        this.running = undefined;
-        this.schedule(this.options.intervalMs);
-      });
-    }, ms);
-    this.timer.unref();
+    if (!this.stopped) this.loop.kick();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
     this.aborter.abort();
-    await this.running;
+    await this.loop.stop();
   }
 
   /** One pass (also callable directly, e.g. from tests); errors are logged, never thrown. */
@@ -274,40 +264,24 @@ const daysBetween = (from: string, to: string): number => Math.round((Date.parse
  * most once per Chilean calendar day, checked and recorded in one write transaction.
  */
 export class PeriodicAlerts {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private stopped = false;
+  private readonly loop: PeriodicTask;
 
   constructor(
     private readonly deps: WebhookDeps,
     private readonly options: AlertsOptions,
-  ) {}
-
-  start(): void {
-    this.stopped = false;
-    this.schedule(Math.min(1000, this.options.intervalMs));
+  ) {
+    this.loop = new PeriodicTask(() => this.check(), {
+      intervalMs: options.intervalMs,
+      onError: (err) => deps.log.error({ err }, 'webhook alerts check failed'),
+    });
   }
 
-  private schedule(ms: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.running = this.check()
-        .then(
-          () => undefined,
-          (err: unknown) => this.deps.log.error({ err }, 'webhook alerts check failed'),
-        )
-        .finally(() => {
-          this.running = undefined;
-          this.schedule(this.options.intervalMs);
-        });
-    }, ms);
-    this.timer.unref();
+  start(): void {
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running;
+    await this.loop.stop();
   }
 
   /** One check of every company; returns the events recorded. */
