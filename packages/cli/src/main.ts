@@ -8,6 +8,7 @@ import { runFixtures } from './commands/fixtures.js';
 import { runBuild } from './commands/build.js';
 import { runVerify } from './commands/verify.js';
 import { runParse } from './commands/parse.js';
+import { runPdf } from './commands/pdf.js';
 import { runSiiCodes, runSiiSend, runSiiStatus, runSiiToken } from './commands/sii.js';
 import { runSim } from './commands/sim.js';
 import { runServeDte } from './commands/serve.js';
@@ -71,6 +72,19 @@ dte
   .argument('<file>', 'XML file')
   .action(async (file: string) => {
     process.exitCode = await runParse(file);
+  });
+
+program
+  .command('pdf')
+  .description('the printed representation of a signed DTE, EnvioDTE or EnvioBOLETA: a PDF with the TED as PDF417 (one DTE per page, or per roll)')
+  .argument('<file>', 'signed XML file; - for stdin')
+  .requiredOption('-o, --output <file>', 'output PDF file')
+  .option('--format <format>', 'letter | a4 | thermal (80 mm roll)', 'letter')
+  .option('--cedible', 'add the cedible copy after the original (types 33, 34, 46, 52)')
+  .option('--logo <file>', "the issuer's logo, PNG or JPEG")
+  .option('--resolution <NUM:YYYY-MM-DD>', "the issuer's SII authorization (NroResol:FchResol); default: read from an envelope's carátula")
+  .action(async (file: string, o) => {
+    process.exitCode = await runPdf(file, o);
   });
 
 const sii = program.command('sii').description('talk to the SII (certificación, producción) or the simulator');

@@ -186,6 +186,7 @@ describe.each([
       ['20261128T120000_initial', 'Success'],
       ['20261128T230000_dte_pipeline', 'Success'],
       ['20261129T000000_async_pipeline', 'Success'],
+      ['20261204T030000_company_logo', 'Success'],
     ]);
     const tables = await ours();
     for (const t of ['company', 'caf', 'certificate', 'dte', 'idempotency', 'envio', 'batch', 'batch_item', 'job', 'outbox_event', 'webhook_subscription', 'webhook_delivery']) expect(tables).toContain(t);

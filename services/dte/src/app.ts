@@ -43,7 +43,8 @@ const service: FastifyPluginAsync<{ config: AppConfig }> = async (app, { config 
     if (problem.status === 401) reply.header('www-authenticate', authChallenge(problem.code));
     return reply.code(problem.status).type('application/problem+json').send(problem);
   });
-  // JSON (and XML on the CAF route) only: without this, text/plain reached the handlers as a string.
+  // JSON (and XML on the CAF route, PNG/JPEG on the logo route) only: without this, text/plain
+  // reached the handlers as a string.
   app.removeContentTypeParser('text/plain');
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).type('application/problem+json').send({

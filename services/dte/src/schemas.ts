@@ -124,7 +124,43 @@ export const generateResponse = {
     sii_track_id: { type: ['string', 'null'] },
     sii_accepted: { type: 'boolean', description: 'false until GET /api/v1/dte/status reports acceptance' },
     errors: { type: 'array', items: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } },
+    pdf_content: {
+      type: 'string',
+      contentEncoding: 'base64',
+      description: 'only with ?pdf=letter|a4|thermal: the PDF of xml_signed, base64 (also on a replay). Absent when the PDF could not be rendered (errors[] then has ERR_PDF_FAILED; GET /api/v1/dte/{id}/pdf)',
+    },
   },
+} as const;
+
+const pdfFormat = { type: 'string', enum: ['letter', 'a4', 'thermal'] } as const;
+
+/** `POST /api/v1/dte/generate` query: the PDF to include in the answer (checked by hand, see the route). */
+export const generateQuery = {
+  type: 'object',
+  properties: {
+    pdf: { ...pdfFormat, description: 'include pdf_content, the PDF in this format' },
+    cedible: { type: 'boolean', default: false, description: 'with pdf: add the cedible copy (types 33, 34, 46, 52)' },
+  },
+} as const;
+
+export const pdfQuery = {
+  type: 'object',
+  properties: {
+    format: { ...pdfFormat, default: 'letter', description: 'letter, A4, or an 80 mm thermal roll' },
+    cedible: { type: 'boolean', default: false, description: 'add the cedible copy after the original (types 33, 34, 46, 52; others → 422)' },
+  },
+} as const;
+
+export const pdfResponse = {
+  description: 'the printed representation, application/pdf (Content-Disposition: inline; filename="T<tipo>F<folio>.pdf")',
+  content: { 'application/pdf': { schema: { type: 'string', format: 'binary' } } },
+} as const;
+
+export const companyRutParams = { type: 'object', required: ['rut'], properties: { rut } } as const;
+
+export const logoResponse = {
+  type: 'object',
+  properties: { rut: { type: 'string' }, logo_type: { type: 'string', enum: ['image/png', 'image/jpeg'] }, size: { type: 'integer', description: 'bytes' } },
 } as const;
 
 export const dteSummary = {

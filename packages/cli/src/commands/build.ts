@@ -121,6 +121,11 @@ function resolution(value: string | undefined, cafs: Caf[]): { nroResol: number;
     process.stderr.write(`timbre: no --resolution given; using NroResol 0 and FchResol ${fa} (certificación)\n`);
     return { nroResol: 0, fchResol: fa };
   }
+  return parseResolution(value);
+}
+
+/** `--resolution NUM:YYYY-MM-DD` (NroResol:FchResol), shared by `dte build` and `pdf`. */
+export function parseResolution(value: string): { nroResol: number; fchResol: string } {
   const m = /^(\d+):(\d{4}-\d{2}-\d{2})$/.exec(value);
   if (!m) throw usage('--resolution must look like NUM:YYYY-MM-DD, e.g. 80:2014-08-22 or 0:2026-01-15', '--resolution');
   return { nroResol: Number(m[1]), fchResol: m[2] as string };

@@ -1,4 +1,7 @@
-import type { Insertable, Selectable, Updateable } from 'kysely';
+import type { ColumnType, Insertable, Selectable, Updateable } from 'kysely';
+
+/** Media types a company logo may have (checked by magic bytes before it is stored). */
+export type LogoMediaType = 'image/png' | 'image/jpeg';
 
 export interface CompanyTable {
   /** Canonical RUT (`76086428-5`). */
@@ -8,10 +11,15 @@ export interface CompanyTable {
   resolution_nro: number;
   /** Resolution date, `YYYY-MM-DD`. */
   resolution_fecha: string;
+  /** The issuer's logo for the PDF (PNG or JPEG bytes), or null. Read with `findCompanyLogo` only. */
+  logo: ColumnType<Buffer | null, Buffer | null | undefined, Buffer | null>;
+  /** Media type of `logo`, null when there is none. */
+  logo_type: LogoMediaType | null;
   /** ISO-8601 UTC timestamp, set by the repository. */
   created_at: string;
 }
 
-export type Company = Selectable<CompanyTable>;
+/** A company as the repositories return it: every column but the logo bytes (`logo_type` says whether there is one). */
+export type Company = Omit<Selectable<CompanyTable>, 'logo'>;
 export type NewCompany = Insertable<CompanyTable>;
 export type CompanyUpdate = Updateable<CompanyTable>;

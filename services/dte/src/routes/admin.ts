@@ -1,12 +1,13 @@
 import type { KeyObject } from 'node:crypto';
 import { hashKey } from '@timbre/cache';
 import { loadPkcs12, parseCaf, verifyCaf, loadTrustedKeys, Rut } from '@timbre/dte';
-import { cafStatus, findCompany, insertCaf, insertCertificate, insertCompany, listCafs } from '@timbre/store';
+import { cafStatus, findCompany, insertCaf, insertCertificate, insertCompany, listCafs, setCompanyLogo } from '@timbre/store';
 import type { FastifyPluginAsync } from 'fastify';
 import type { AppConfig } from '../config.js';
-import { ServiceError } from '../problems.js';
-import { cafBody, cafUploadResponse, certificateBody, certificateResponse, companyBody, companyResponse, errorResponses, rutEmisorQuery } from '../schemas.js';
+import { ServiceError, notFound } from '../problems.js';
+import { cafBody, cafUploadResponse, certificateBody, certificateResponse, companyBody, companyResponse, companyRutParams, errorResponses, logoResponse, rutEmisorQuery } from '../schemas.js';
 import { todayInChile } from '../services/issuer.js';
+import { LOGO_MAX_BYTES, detectImageType } from '../services/pdf.js';
 
 /**
  * CAF verifications passed, by content: a hash of the trusted keys (IDK + SPKI) and the CAF bytes, so
@@ -27,6 +28,14 @@ const cafVerifiedKey = (keys: Map<number, KeyObject>, raw: Uint8Array): string =
 const isUniqueViolation = (e: unknown): boolean => {
   const err = e as { code?: string; message?: string };
   return err?.code === '23505' || err?.code === 'SQLITE_CONSTRAINT_UNIQUE' || err?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || /UNIQUE constraint failed/.test(err?.message ?? '');
+};
+
+const RUT_PARAM = /^[0-9]{1,8}-[0-9Kk]$/;
+/** `:rut` of a route with a hand-written validator: the same check (and 400) as companyRutParams. */
+const checkRutParam = (data: unknown): { value: unknown } | { error: Error } => {
+  const rut = (data as { rut?: unknown } | null)?.rut;
+  if (typeof rut === 'string' && RUT_PARAM.test(rut)) return { value: data };
+  return { error: Object.assign(new Error('invalid params'), { validation: [{ instancePath: '/rut', message: `must match pattern "${RUT_PARAM.source}"` }], validationContext: 'params' }) };
 };
 
 /** Companies, signing certificates and CAFs. */
@@ -84,6 +93,58 @@ const admin: FastifyPluginAsync<{ config: AppConfig }> = async (app, { config })
       });
     },
   );
+
+  // The company logo, raw image bytes. Its own scope: only these routes take image/png and
+  // image/jpeg (and nothing else — JSON and XML bodies are 415 here), and no other route takes images.
+  await app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser(['image/png', 'image/jpeg'], { parseAs: 'buffer', bodyLimit: LOGO_MAX_BYTES }, (_req, body, done) => done(null, body));
+    const binary = { schema: { type: 'string', format: 'binary' } } as const;
+
+    scope.put<{ Params: { rut: string }; Body: Buffer }>(
+      '/api/v1/companies/:rut/logo',
+      {
+        schema: {
+          tags: ['companies'],
+          description: `Set the company's logo for its PDFs: the raw PNG or JPEG file (≤ ${LOGO_MAX_BYTES / 1024} KB; larger → 413, other media types → 415, bytes that are not what the Content-Type says → 422).`,
+          params: companyRutParams,
+          body: { content: { 'image/png': binary, 'image/jpeg': binary } },
+          response: { 200: logoResponse, ...errorResponses },
+        },
+        // The parser gives a Buffer: the magic bytes are checked in the handler, not by Ajv (which
+        // would hold a Buffer against `type: string`); the path parameter is checked here.
+        validatorCompiler: ({ httpPart }) => (data: unknown) => (httpPart === 'params' ? checkRutParam(data) : { value: data }),
+      },
+      async (request) => {
+        const rut = Rut.parse(request.params.rut, { field: 'rut' }).canonical;
+        await app.requirePermission(request, { permission: 'cert:manage', company: rut });
+        const body = request.body;
+        const declared = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+        const actual = Buffer.isBuffer(body) ? detectImageType(body) : undefined;
+        if (actual === undefined || actual !== declared) {
+          const what = actual === undefined ? 'neither a PNG nor a JPEG image' : `a ${actual} image`;
+          throw new ServiceError('ERR_LOGO_INVALID', 422, `the logo must be a PNG or JPEG file; the body is ${what} (Content-Type ${declared || 'none'})`, {}, [
+            { field: 'body', message: `expected the bytes of ${declared || 'image/png or image/jpeg'}`, code: 'ERR_LOGO_INVALID' },
+          ]);
+        }
+        if (!(await setCompanyLogo(app.db, rut, { data: body, type: actual }))) throw notFound(`company ${rut}`);
+        request.log.info({ rut, logoType: actual, size: body.length }, 'company logo stored');
+        return { rut, logo_type: actual, size: body.length };
+      },
+    );
+
+    scope.delete<{ Params: { rut: string } }>(
+      '/api/v1/companies/:rut/logo',
+      { schema: { tags: ['companies'], description: "Remove the company's logo (204, also when it had none).", params: companyRutParams, response: { 204: { type: 'null' }, ...errorResponses } } },
+      async (request, reply) => {
+        const rut = Rut.parse(request.params.rut, { field: 'rut' }).canonical;
+        await app.requirePermission(request, { permission: 'cert:manage', company: rut });
+        if (!(await setCompanyLogo(app.db, rut, null))) throw notFound(`company ${rut}`);
+        request.log.info({ rut }, 'company logo removed');
+        return reply.code(204).send();
+      },
+    );
+  });
 
   // Raw CAF files as sent by the SII (ISO-8859-1, no declaration): keep the bytes.
   app.addContentTypeParser(['application/xml', 'text/xml'], { parseAs: 'buffer', bodyLimit: 200_000 }, (_req, body, done) => done(null, body));

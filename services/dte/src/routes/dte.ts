@@ -3,12 +3,27 @@ import { listDtes, type DteRow, type DteStatus } from '@timbre/store';
 import type { FastifyPluginAsync } from 'fastify';
 import type { AppConfig } from '../config.js';
 import { ServiceError, notFound } from '../problems.js';
-import { dteSummary, errorResponses, generateResponse, idParams, listQuery, listResponse, resendBody, resendResponse, statusQuery, statusResponse } from '../schemas.js';
+import {
+  dteSummary,
+  errorResponses,
+  generateQuery,
+  generateResponse,
+  idParams,
+  listQuery,
+  listResponse,
+  pdfQuery,
+  pdfResponse,
+  resendBody,
+  resendResponse,
+  statusQuery,
+  statusResponse,
+} from '../schemas.js';
 import { StatusPoller } from '../services/poller.js';
 import { registerBatch } from './batch.js';
 import { RecoverySweeper, resendDue } from '../services/recovery.js';
-import { generate, querySiiStatus, todayInChile, validateInput, type IssuerDeps } from '../services/issuer.js';
+import { generate, querySiiStatus, todayInChile, validateInput, type GenerateResponse, type IssuerDeps } from '../services/issuer.js';
 import { SignerCache } from '../services/signers.js';
+import { PDF_FORMATS, checkCedible, renderStoredPdf, type PdfFormat } from '../services/pdf.js';
 
 const summary = (r: DteRow) => ({
   id: r.id,
@@ -24,6 +39,33 @@ const summary = (r: DteRow) => ({
 });
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
+
+interface GenerateQuery {
+  pdf?: PdfFormat;
+  cedible: boolean;
+}
+
+const queryError = (field: string, message: string) =>
+  Object.assign(new Error(`invalid querystring: ${field}`), { validation: [{ instancePath: `/${field}`, message }], validationContext: 'querystring' });
+
+/**
+ * The query of `generate` (the route validates by hand: its body is parseDteInput's): `pdf` one of
+ * PDF_FORMATS, `cedible` true/false and only with `pdf`. Other parameters are ignored, as before.
+ */
+function parseGenerateQuery(data: unknown): { value: GenerateQuery } | { error: Error } {
+  const q = (data ?? {}) as Record<string, unknown>;
+  const out: GenerateQuery = { cedible: false };
+  if (q.pdf !== undefined) {
+    if (typeof q.pdf !== 'string' || !(PDF_FORMATS as readonly string[]).includes(q.pdf)) return { error: queryError('pdf', `must be one of ${PDF_FORMATS.join(', ')}`) };
+    out.pdf = q.pdf as PdfFormat;
+  }
+  if (q.cedible !== undefined) {
+    if (q.cedible !== 'true' && q.cedible !== 'false' && typeof q.cedible !== 'boolean') return { error: queryError('cedible', 'must be true or false') };
+    out.cedible = q.cedible === true || q.cedible === 'true';
+    if (out.cedible && out.pdf === undefined) return { error: queryError('cedible', 'only with pdf=letter|a4|thermal') };
+  }
+  return { value: out };
+}
 
 /** Issue, query and read documents. */
 const dte: FastifyPluginAsync<{ config: AppConfig }> = async (app, { config }) => {
@@ -59,6 +101,22 @@ const dte: FastifyPluginAsync<{ config: AppConfig }> = async (app, { config }) =
     app.addHook('onClose', async () => poller.stop());
   }
 
+  /**
+   * `pdf_content` for a 200 answer of generate. The document is issued whatever happens here: a PDF
+   * that cannot be rendered is reported in `errors` (ERR_PDF_FAILED) instead of failing the answer;
+   * GET /api/v1/dte/{id}/pdf renders it again.
+   */
+  const withPdf = async (body: GenerateResponse, args: { rutEmisor: string; tipoDte: number; format: PdfFormat; cedible: boolean }, log: typeof app.log): Promise<GenerateResponse> => {
+    if (!body.xml_signed) return body;
+    try {
+      const pdf = await renderStoredPdf(app.db, log, { xml: body.xml_signed, ...args });
+      return { ...body, pdf_content: pdf.toString('base64') };
+    } catch (err) {
+      log.error({ err, id: body.id }, 'PDF of a generated document failed');
+      return { ...body, errors: [...(body.errors ?? []), { code: 'ERR_PDF_FAILED', message: 'the document was issued but its PDF could not be rendered; GET /api/v1/dte/{id}/pdf' }] };
+    }
+  };
+
   app.post(
     '/api/v1/dte/generate',
     {
@@ -66,12 +124,14 @@ const dte: FastifyPluginAsync<{ config: AppConfig }> = async (app, { config }) =
         tags: ['dte'],
         description: 'Allocate a folio, stamp, sign, store and send one document (see shared/docs/api-contract.md). Header Idempotency-Key makes retries safe.',
         headers: { type: 'object', properties: { 'idempotency-key': { type: 'string', maxLength: 200 } } },
+        querystring: generateQuery,
         body: dteInputJsonSchema(),
         response: { 200: generateResponse, ...errorResponses },
       },
       // The body schema documents the input; @timbre/dte's parseDteInput validates it (422 with
       // input paths), not Ajv.
       validatorCompiler: ({ httpPart }) => (data: unknown) => {
+        if (httpPart === 'querystring') return parseGenerateQuery(data);
         if (httpPart !== 'headers') return { value: data };
         const key = (data as Record<string, unknown>)['idempotency-key'];
         if (key === undefined || (typeof key === 'string' && IDEMPOTENCY_KEY.test(key))) return { value: data };
@@ -83,6 +143,8 @@ const dte: FastifyPluginAsync<{ config: AppConfig }> = async (app, { config }) =
       const fchEmis = todayInChile(now());
       const { input, rutEmisor, tipoDte } = validateInput(request.body, fchEmis);
       await app.requirePermission(request, { permission: 'dte:generate', company: rutEmisor, dteType: tipoDte });
+      const query = request.query as GenerateQuery;
+      if (query.pdf !== undefined) checkCedible(tipoDte, query.cedible); // 422 before a folio is spent
       const key = request.headers['idempotency-key'];
       const result = await generate(deps, {
         body: request.body,
@@ -95,6 +157,11 @@ const dte: FastifyPluginAsync<{ config: AppConfig }> = async (app, { config }) =
       if (result.replayed) reply.header('idempotent-replayed', 'true');
       // A replayed failure is the stored problem document.
       if (result.statusCode >= 400) reply.type('application/problem+json');
+      // The PDF is added to this answer only (the stored answer, replayed for the key, stays without
+      // it, so the query never changes what a key means): a replay asking for it gets it too.
+      if (query.pdf !== undefined && result.statusCode === 200) {
+        return reply.code(200).send(await withPdf(result.body as GenerateResponse, { rutEmisor, tipoDte, format: query.pdf, cedible: query.cedible }, request.log));
+      }
       return reply.code(result.statusCode as 200).send(result.body);
     },
   );
@@ -189,9 +256,35 @@ const dte: FastifyPluginAsync<{ config: AppConfig }> = async (app, { config }) =
     },
   );
 
-  // Endpoints of the original design that later work fills (inbox: issue 7; PDF: issue 6). They
-  // authenticate like the rest and answer 501 problem+json, not 404, so a client can tell "not yet"
-  // from "wrong URL".
+  app.get<{ Params: { id: number }; Querystring: { format: PdfFormat; cedible: boolean } }>(
+    '/api/v1/dte/:id/pdf',
+    {
+      schema: {
+        tags: ['dte'],
+        params: idParams,
+        querystring: pdfQuery,
+        description:
+          'The printed representation of the signed DTE (application/pdf): letter (default), A4 or an 80 mm thermal roll, with the TED as PDF417, the company\'s resolution and logo; `cedible=true` adds the cedible copy (33, 34, 46, 52). A document not signed yet → 409 ERR_DTE_NOT_SIGNED.',
+        response: { 200: pdfResponse, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const row = await byId(request.params.id, request);
+      const { format, cedible } = request.query;
+      checkCedible(row.tipo_dte, cedible);
+      if (row.xml_signed === null) {
+        throw new ServiceError('ERR_DTE_NOT_SIGNED', 409, `document ${row.id} is not signed yet (status ${row.status}): no PDF until it is`, { id: row.id, folio: row.folio, dte_type: String(row.tipo_dte), dte_status: row.status });
+      }
+      const pdf = await renderStoredPdf(app.db, request.log, { xml: row.xml_signed, rutEmisor: row.rut_emisor, tipoDte: row.tipo_dte, format, cedible });
+      return reply
+        .header('content-type', 'application/pdf')
+        .header('content-disposition', `inline; filename="T${row.tipo_dte}F${row.folio}.pdf"`)
+        .send(pdf);
+    },
+  );
+
+  // Endpoints of the original design that later work fills (inbox: issue 7). They authenticate like
+  // the rest and answer 501 problem+json, not 404, so a client can tell "not yet" from "wrong URL".
   const notYet = (what: string) => new ServiceError('ERR_NOT_IMPLEMENTED', 501, `${what} is not implemented in this version of the DTE service`);
   app.post('/api/v1/dte/check_inbox', { schema: { tags: ['dte'], description: 'Received DTEs from the exchange mailbox (not implemented yet: 501).', response: errorResponses } }, async (request) => {
     await app.requirePermission(request, { permission: 'dte:read' });
@@ -201,13 +294,5 @@ const dte: FastifyPluginAsync<{ config: AppConfig }> = async (app, { config }) =
     await app.requirePermission(request, { permission: 'dte:respond' });
     throw notYet('send_response (commercial responses)');
   });
-  app.get<{ Params: { id: number } }>(
-    '/api/v1/dte/:id/pdf',
-    { schema: { tags: ['dte'], params: idParams, description: 'Printed representation (not implemented yet: 501).', response: errorResponses } },
-    async (request) => {
-      await byId(request.params.id, request);
-      throw notYet('the PDF of a document');
-    },
-  );
 };
 export default dte;

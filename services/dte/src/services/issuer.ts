@@ -46,6 +46,8 @@ export interface GenerateResponse {
   sii_track_id: string | null;
   sii_accepted: boolean;
   errors: Array<{ code: string; message: string }>;
+  /** Only when the request asked for it (`?pdf=`): the PDF of xml_signed, base64. Never stored with the idempotent answer. */
+  pdf_content?: string;
 }
 
 export interface GenerateResult {
