@@ -39,6 +39,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { clearTimeout, setImmediate, setTimeout } from 'node:timers';
 import { fileURLToPath } from 'node:url';
+import { rate as rateOf } from './lib/rate.js';
 
 const here = fileURLToPath(import.meta.url);
 const root = path.resolve(path.dirname(here), '..');
@@ -347,22 +348,6 @@ function startChild(role, extraEnv = {}) {
   };
 }
 
-/** Documents/s of fn, best of 3 batches after a warm-up (as bench/core.js). */
-function rate(fn, seconds) {
-  for (let i = 0; i < 30; i++) fn(i);
-  let best = 0;
-  for (let round = 0; round < 3; round++) {
-    let n = 0;
-    const t0 = process.hrtime.bigint();
-    let elapsed = 0;
-    while (elapsed < (seconds * 1e9) / 3) {
-      for (let i = 0; i < 20; i++) fn(n++);
-      elapsed = Number(process.hrtime.bigint() - t0);
-    }
-    best = Math.max(best, n / (elapsed / 1e9));
-  }
-  return best;
-}
 
 async function coreCeiling(example, seconds) {
   const { buildEnvelope, emitDte, generateFixtures, inputToDte, loadPkcs12, parseCaf, parseDteInput } = await import('@timbre/dte');
@@ -374,11 +359,11 @@ async function coreCeiling(example, seconds) {
   let folio = 1;
   // parseDteInput per document too: the service validates every request body.
   const emit = () => emitDte(inputToDte(parseDteInput(example), { folio: folio++, fchEmis: '2026-11-27' }), opts);
-  const docs = rate(emit, seconds);
-  const withEnvelope = rate(() => {
+  const docs = rateOf(emit, { seconds });
+  const withEnvelope = rateOf(() => {
     const d = emit();
     return buildEnvelope({ dtes: [{ xml: d.xml, canonical: d.canonical, tipoDte: 33 }], caratula, key: cert.signingKey });
-  }, seconds);
+  }, { seconds });
   return { docs, withEnvelope };
 }
 

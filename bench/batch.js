@@ -44,6 +44,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { clearInterval, clearTimeout, setImmediate, setInterval, setTimeout } from 'node:timers';
 import { fileURLToPath } from 'node:url';
+import { rate as rateOf } from './lib/rate.js';
 
 const here = fileURLToPath(import.meta.url);
 const root = path.resolve(path.dirname(here), '..');
@@ -242,22 +243,6 @@ function startChild(role, extraEnv = {}) {
   };
 }
 
-/** Documents/s of fn, best of 3 batches after a warm-up (as bench/core.js). */
-function rate(fn, seconds) {
-  for (let i = 0; i < 30; i++) fn(i);
-  let best = 0;
-  for (let round = 0; round < 3; round++) {
-    let n = 0;
-    const t0 = process.hrtime.bigint();
-    let elapsed = 0;
-    while (elapsed < (seconds * 1e9) / 3) {
-      for (let i = 0; i < 20; i++) fn(n++);
-      elapsed = Number(process.hrtime.bigint() - t0);
-    }
-    best = Math.max(best, n / (elapsed / 1e9));
-  }
-  return best;
-}
 
 /** The core ceiling: JSON input → stamped + signed DTE, parseDteInput included (the service validates every document). */
 async function coreCeiling(example, seconds) {
@@ -266,7 +251,7 @@ async function coreCeiling(example, seconds) {
   const cert = loadPkcs12(fx.p12, fx.p12Password, { now: new Date('2026-11-27T12:00:00Z') });
   const opts = { cafs: fx.cafs.map((c) => parseCaf(c.xml)), signer: cert, now: '2026-11-27T10:00:00' };
   let folio = 1;
-  return rate(() => emitDte(inputToDte(parseDteInput(example), { folio: folio++, fchEmis: '2026-11-27' }), opts), seconds);
+  return rateOf(() => emitDte(inputToDte(parseDteInput(example), { folio: folio++, fchEmis: '2026-11-27' }), opts), { seconds });
 }
 
 async function pgReachable(pg, url) {

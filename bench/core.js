@@ -14,27 +14,14 @@ import {
   parseCaf,
   parseDteInput,
 } from '@timbre/dte';
+import { rate as rateOf } from './lib/rate.js';
+
+const rate = (fn) => rateOf(fn, { seconds: secondsFor, warmup: 50, chunk: 50 });
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const NOW = '2026-11-27T10:00:00';
 const secondsFor = Number(process.env.BENCH_SECONDS ?? 2);
 
-function rate(fn, minSeconds = secondsFor) {
-  // Warm up, then run whole batches until minSeconds have passed; best of 3 batches' rates.
-  for (let i = 0; i < 50; i++) fn(i);
-  let best = 0;
-  for (let round = 0; round < 3; round++) {
-    let n = 0;
-    const t0 = process.hrtime.bigint();
-    let elapsed = 0;
-    while (elapsed < (minSeconds * 1e9) / 3) {
-      for (let i = 0; i < 50; i++) fn(n++);
-      elapsed = Number(process.hrtime.bigint() - t0);
-    }
-    best = Math.max(best, n / (elapsed / 1e9));
-  }
-  return best;
-}
 
 function timeMs(fn, repeat = 5) {
   let best = Infinity;

@@ -10,26 +10,14 @@ import { fileURLToPath } from 'node:url';
 import bwipjs from 'bwip-js';
 import { emitDte, generateFixtures, inputToDte, loadPkcs12, parseCaf, parseDteInput, toBytes } from '@timbre/dte';
 import { renderPdf, flattenTed } from '@timbre/pdf';
+import { rateAsync } from './lib/rate.js';
+
+const rate = (fn) => rateAsync(fn, { seconds });
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const NOW = '2026-11-27T10:00:00';
 const seconds = Number(process.env.BENCH_SECONDS ?? 3);
 
-async function rate(fn) {
-  for (let i = 0; i < 20; i++) await fn(i); // warm-up (tables, JIT)
-  let best = 0;
-  for (let round = 0; round < 3; round++) {
-    let n = 0;
-    const t0 = process.hrtime.bigint();
-    let elapsed = 0;
-    while (elapsed < (seconds * 1e9) / 3) {
-      for (let i = 0; i < 10; i++) await fn(n++);
-      elapsed = Number(process.hrtime.bigint() - t0);
-    }
-    best = Math.max(best, n / (elapsed / 1e9));
-  }
-  return best;
-}
 
 const fx = generateFixtures({ fechaAutorizacion: '2026-11-01', desde: 1, hasta: 100_000 });
 const cert = loadPkcs12(fx.p12, fx.p12Password, { now: new Date('2026-11-27T12:00:00Z') });

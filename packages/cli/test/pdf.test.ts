@@ -4,8 +4,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { deflateSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { samplePng } from '@timbre/pdf';
 import { examplesDir, mustTimbre, timbre, tmpDir, tool } from './helpers.js';
 
 const NOW = '2026-11-27T10:15:00';
@@ -14,35 +14,6 @@ let fx: string;
 let out: string;
 const built = new Map<string, string>();
 
-// A minimal PNG (RGB, 8 bits), so the test needs no image library.
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-const crc32 = (b: Buffer): number => {
-  let c = 0xffffffff;
-  for (const x of b) c = (CRC_TABLE[(c ^ x) & 0xff] as number) ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-};
-const chunk = (type: string, data: Buffer): Buffer => {
-  const td = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-  const head = Buffer.alloc(4);
-  head.writeUInt32BE(data.length);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(td));
-  return Buffer.concat([head, td, crc]);
-};
-function png(width: number, height: number): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr[8] = 8;
-  ihdr[9] = 2;
-  const raw = Buffer.alloc((width * 3 + 1) * height);
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) raw.set([20, 120, 200], y * (width * 3 + 1) + 1 + x * 3);
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
-}
 
 const info = (file: string) => {
   const r = tool('pdfinfo', [file]);
@@ -96,7 +67,7 @@ describe('timbre pdf', () => {
 
   it('--logo adds the image, --resolution is printed', () => {
     const logo = path.join(out, 'logo.png');
-    writeFileSync(logo, png(48, 24));
+    writeFileSync(logo, samplePng(48, 24));
     expect(timbre(['pdf', built.get('33') as string, '-o', pdfOut('plain.pdf')]).status).toBe(0);
     const r = timbre(['pdf', built.get('33') as string, '--logo', logo, '--resolution', '80:2014-08-22', '-o', pdfOut('logo.pdf')]);
     expect(r.status, r.stderr).toBe(0);

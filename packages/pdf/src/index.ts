@@ -7,3 +7,4 @@ export * from './options.js';
 export * from './pdf417.js';
 export * from './ted-barcode.js';
 export { renderPdf, renderDocuments, type RenderDocument } from './render.js';
+export { samplePng } from './fixtures.js';

@@ -6,45 +6,12 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deflateSync } from 'node:zlib';
 import { insertDte } from '@timbre/store';
+import { samplePng } from '@timbre/pdf';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OTHER_RUT, RUT, call, doc33, example, provision, setup, token, uploadCaf, type Ctx } from './helper.js';
 import { PG_URL, pgSchema } from './infra.js';
 
-// ---- a minimal PNG encoder (RGB, 8 bits, no filter), so the test needs no image library ----
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-const crc32 = (b: Buffer): number => {
-  let c = 0xffffffff;
-  for (const x of b) c = (CRC_TABLE[(c ^ x) & 0xff] as number) ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-};
-const chunk = (type: string, data: Buffer): Buffer => {
-  const td = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(data.length);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(td));
-  return Buffer.concat([len, td, crc]);
-};
-/** A width×height PNG: a red square with a blue diagonal. */
-function png(width: number, height: number): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr[8] = 8; // bit depth
-  ihdr[9] = 2; // RGB
-  const raw = Buffer.alloc((width * 3 + 1) * height);
-  for (let y = 0; y < height; y++) {
-    const row = y * (width * 3 + 1); // filter byte 0
-    for (let x = 0; x < width; x++) raw.set(x === y ? [0, 0, 255] : [220, 20, 20], row + 1 + x * 3);
-  }
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
-}
 const GIF = Buffer.concat([Buffer.from('GIF89a', 'latin1'), Buffer.from([1, 0, 1, 0, 0x80, 0, 0, 0, 0, 0, 255, 255, 255, 0x2c, 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 0x44, 1, 0, 0x3b])]);
 
 // ---- poppler ----
@@ -258,7 +225,7 @@ describe('PDF on SQLite', () => {
 
   it('logo: PUT a PNG → the PDF carries one more image; DELETE → back; the logo is never required', async () => {
     const without = images((await get(ctx, `/api/v1/dte/${f33.id}/pdf`)).body).length;
-    const logo = png(64, 32);
+    const logo = samplePng(64, 32);
     const up = await putLogo(ctx, RUT, logo, 'image/png');
     expect(up.status, up.text).toBe(200);
     expect(up.json).toEqual({ rut: RUT, logo_type: 'image/png', size: logo.length });
@@ -283,19 +250,19 @@ describe('PDF on SQLite', () => {
   it('logo: refuses GIF, mislabelled bytes, 600 KB, JSON, strangers and unknown companies', async () => {
     expectProblem(await putLogo(ctx, RUT, GIF, 'image/gif'), 415, 'body');
     expectProblem(await putLogo(ctx, RUT, GIF, 'image/png'), 422, 'body');
-    expectProblem(await putLogo(ctx, RUT, png(4, 4), 'image/jpeg'), 422, 'body'); // a PNG is not a JPEG
+    expectProblem(await putLogo(ctx, RUT, samplePng(4, 4), 'image/jpeg'), 422, 'body'); // a PNG is not a JPEG
     expectProblem(await putLogo(ctx, RUT, Buffer.alloc(0), 'image/png'), 422, 'body');
-    const big = Buffer.concat([png(4, 4), Buffer.alloc(600 * 1024)]);
+    const big = Buffer.concat([samplePng(4, 4), Buffer.alloc(600 * 1024)]);
     expectProblem(await putLogo(ctx, RUT, big, 'image/png'), 413, 'body');
     expectProblem(await putLogo(ctx, RUT, Buffer.from('{"logo":"x"}'), 'application/json'), 415, 'body');
-    expectProblem(await putLogo(ctx, RUT, png(4, 4), 'image/png', null), 401);
-    expectProblem(await putLogo(ctx, RUT, png(4, 4), 'image/png', await token(ctx.jwtKey, [RUT], ['dte:read'])), 403);
-    expectProblem(await putLogo(ctx, RUT, png(4, 4), 'image/png', await token(ctx.jwtKey, [OTHER_RUT], ['cert:manage'])), 403);
-    expectProblem(await putLogo(ctx, 'not-a-rut', png(4, 4), 'image/png'), 400, 'rut');
+    expectProblem(await putLogo(ctx, RUT, samplePng(4, 4), 'image/png', null), 401);
+    expectProblem(await putLogo(ctx, RUT, samplePng(4, 4), 'image/png', await token(ctx.jwtKey, [RUT], ['dte:read'])), 403);
+    expectProblem(await putLogo(ctx, RUT, samplePng(4, 4), 'image/png', await token(ctx.jwtKey, [OTHER_RUT], ['cert:manage'])), 403);
+    expectProblem(await putLogo(ctx, 'not-a-rut', samplePng(4, 4), 'image/png'), 400, 'rut');
     const stranger = await token(ctx.jwtKey, [OTHER_RUT], ['cert:manage']);
-    expectProblem(await putLogo(ctx, OTHER_RUT, png(4, 4), 'image/png', stranger), 404); // not registered
+    expectProblem(await putLogo(ctx, OTHER_RUT, samplePng(4, 4), 'image/png', stranger), 404); // not registered
     // Images are taken by the logo route only.
-    const gen = await fetch(`${ctx.url}/api/v1/dte/generate`, { method: 'POST', headers: { authorization: `Bearer ${ctx.admin}`, 'content-type': 'image/png' }, body: png(4, 4) });
+    const gen = await fetch(`${ctx.url}/api/v1/dte/generate`, { method: 'POST', headers: { authorization: `Bearer ${ctx.admin}`, 'content-type': 'image/png' }, body: samplePng(4, 4) });
     expect(gen.status).toBe(415);
     // Nothing was stored by the refusals.
     const row = await ctx.app.db.selectFrom('company').select(['logo_type']).where('rut', '=', RUT).executeTakeFirstOrThrow();
@@ -333,7 +300,7 @@ describe('PDF on PostgreSQL', () => {
     const fromGenerate = Buffer.from(g.json.pdf_content as string, 'base64');
     expect(info(fromGenerate).pages).toBe(1);
     const without = images(fromGenerate).length;
-    const logo = png(40, 20);
+    const logo = samplePng(40, 20);
     expect((await putLogo(ctx, RUT, logo, 'image/png')).status).toBe(200);
     const stored = await ctx.app.db.selectFrom('company').select(['logo']).where('rut', '=', RUT).executeTakeFirstOrThrow();
     expect(Buffer.compare(stored.logo as Buffer, logo)).toBe(0);
