@@ -22,3 +22,4 @@ export * from './emit.js';
 export * from './envelope.js';
 export * from './verify.js';
 export * from './fixtures.js';
+export * from './responses.js';

@@ -6,6 +6,7 @@ import type { DteTable } from './tables/dte.table.js';
 import type { EnvioTable } from './tables/envio.table.js';
 import type { IdempotencyTable } from './tables/idempotency.table.js';
 import type { JobTable } from './tables/job.table.js';
+import type { CompanyMailTable, DteResponseTable, InboxCursorTable, ReceivedDteTable, ReceivedEnvelopeTable } from './tables/received.table.js';
 import type { OutboxEventTable, WebhookDeliveryTable, WebhookSubscriptionTable } from './tables/webhook.table.js';
 
 export interface Database {
@@ -21,4 +22,9 @@ export interface Database {
   outbox_event: OutboxEventTable;
   webhook_subscription: WebhookSubscriptionTable;
   webhook_delivery: WebhookDeliveryTable;
+  company_mail: CompanyMailTable;
+  inbox_cursor: InboxCursorTable;
+  received_envelope: ReceivedEnvelopeTable;
+  received_dte: ReceivedDteTable;
+  dte_response: DteResponseTable;
 }

@@ -187,6 +187,7 @@ describe.each([
       ['20261128T230000_dte_pipeline', 'Success'],
       ['20261129T000000_async_pipeline', 'Success'],
       ['20261204T030000_company_logo', 'Success'],
+      ['20261204T040000_received', 'Success'],
     ]);
     const tables = await ours();
     for (const t of ['company', 'caf', 'certificate', 'dte', 'idempotency', 'envio', 'batch', 'batch_item', 'job', 'outbox_event', 'webhook_subscription', 'webhook_delivery']) expect(tables).toContain(t);

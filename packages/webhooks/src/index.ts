@@ -25,7 +25,7 @@ export const SIGNATURE_SCHEME = 'v1';
 export const DEFAULT_TOLERANCE_SEC = 300;
 
 /** The events the DTE service emits. */
-export const WEBHOOK_EVENT_TYPES = ['dte.status_changed', 'dte.received', 'dte.error', 'caf.low', 'caf.expiring', 'certificate.expiring'] as const;
+export const WEBHOOK_EVENT_TYPES = ['dte.status_changed', 'dte.received', 'dte.response_sent', 'dte.response_due', 'dte.error', 'caf.low', 'caf.expiring', 'certificate.expiring'] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
 /** A secret as text (its UTF-8 bytes are the HMAC key) or as raw bytes. */

@@ -16,6 +16,7 @@ import { authChallenge, clientErrorHandler, frameworkErrorHandler, toProblem } f
 import adminRoutes from './routes/admin.js';
 import dteRoutes from './routes/dte.js';
 import healthRoutes, { readiness } from './routes/health.js';
+import receivedRoutes from './routes/received.js';
 import webhookRoutes from './routes/webhooks.js';
 import { problemSchema } from './schemas.js';
 import { registerWebhookWorkers } from './services/webhooks.js';
@@ -61,6 +62,7 @@ const service: FastifyPluginAsync<{ config: AppConfig }> = async (app, { config 
   await app.register(healthRoutes);
   await app.register(adminRoutes, { config });
   await app.register(dteRoutes, { config });
+  await app.register(receivedRoutes, { config }); // inbox, received documents, commercial responses
   registerWebhookWorkers(app, config); // outbox dispatcher + CAF/certificate alerts (config.webhooks)
   await app.register(webhookRoutes, { config });
 };

@@ -72,9 +72,23 @@ export interface AppConfig {
   };
   /**
    * Test hook, called right after each persisted step of a document (`draft`, `signed`, `enveloped`,
-   * `uploading`, `uploaded`, `sent`). server.ts wires `TIMBRE_TEST_CRASH_AT` to a SIGKILL here.
+   * `uploading`, `uploaded`, `sent`) and after a received message is stored, before it is marked
+   * in the mailbox (`inbox.stored`). server.ts wires `TIMBRE_TEST_CRASH_AT` to a SIGKILL here.
    */
-  faultPoint?: (point: 'draft' | 'signed' | 'enveloped' | 'uploading' | 'uploaded' | 'sent') => void;
+  faultPoint?: (point: 'draft' | 'signed' | 'enveloped' | 'uploading' | 'uploaded' | 'sent' | 'inbox.stored') => void;
+  /**
+   * Received documents (services/inbox.ts): the `dte.response_due` check period (default 3 600 000
+   * ms; `false`: off) and how long before the 8-day deadline a DTE without a commercial response is
+   * reported (default 2 days).
+   */
+  inbox?: { responseDueIntervalMs?: number | false; dueWithinMs?: number };
+  /**
+   * Directory of the SII XML schemas (TIMBRE_SII_SCHEMAS; see @timbre/xsd's SCHEMAS_HELP). Set:
+   * loaded once at startup (a missing or incomplete directory fails the start) and every received
+   * EnvioDTE / EnvioBOLETA / DTE is validated against its XSD (failing → EstadoRecepEnv 1). Absent:
+   * received documents are not schema-validated (their reports say so).
+   */
+  schemasDir?: string;
   /**
    * Requests per principal (JWT `sub` / API key id; the client IP when unauthenticated) and window.
    * Default 600 per 60 000 ms; `false` turns limiting off. `/health`, `/ready`, `/metrics` are exempt.

@@ -45,7 +45,14 @@ export type ServiceErrorCode =
   | 'ERR_LOGO_INVALID'
   | 'ERR_BATCH_INVALID'
   | 'ERR_BATCH_TOO_LARGE'
-  | 'ERR_WEBHOOK_ALREADY_DELIVERED';
+  | 'ERR_WEBHOOK_ALREADY_DELIVERED'
+  | 'ERR_MAIL_NOT_CONFIGURED'
+  | 'ERR_MAIL_AUTH'
+  | 'ERR_MAIL_UNAVAILABLE'
+  | 'ERR_MAIL_PROTOCOL'
+  | 'ERR_RECEIVED_NOT_DTE'
+  | 'ERR_RESPONSE_NOT_ALLOWED'
+  | 'ERR_RCV_REFUSED';
 
 /** An error raised by the service itself, with its status and optional problem extensions. */
 export class ServiceError extends Error {

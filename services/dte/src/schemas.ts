@@ -234,3 +234,168 @@ export const resendResponse = {
     },
   },
 } as const;
+
+const host = { type: 'string', minLength: 1, maxLength: 253 } as const;
+const port = { type: 'integer', minimum: 1, maximum: 65535 } as const;
+const email = { type: 'string', minLength: 3, maxLength: 254, pattern: '^[^\\s@<>]+@[^\\s@<>]+$' } as const;
+
+export const mailBody = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    imap: {
+      type: ['object', 'null'],
+      required: ['host', 'port', 'secure', 'user'],
+      additionalProperties: false,
+      properties: {
+        host,
+        port,
+        secure: { type: 'boolean', description: 'TLS from the first byte (993); false = STARTTLS/plain' },
+        user: { type: 'string', minLength: 1, maxLength: 320 },
+        password: { type: 'string', maxLength: 1000, description: 'write-only' },
+        mailbox: { type: 'string', minLength: 1, maxLength: 200, default: 'INBOX' },
+        tls_verify: { type: 'boolean', default: true, description: 'false accepts a self-signed server certificate' },
+      },
+    },
+    smtp: {
+      type: ['object', 'null'],
+      required: ['host', 'port', 'secure', 'from'],
+      additionalProperties: false,
+      properties: {
+        host,
+        port,
+        secure: { type: 'boolean' },
+        user: { type: 'string', minLength: 1, maxLength: 320 },
+        password: { type: 'string', maxLength: 1000, description: 'write-only' },
+        from: email,
+        tls_verify: { type: 'boolean', default: true },
+      },
+    },
+  },
+} as const;
+
+export const mailResponse = {
+  type: 'object',
+  properties: {
+    rut_company: { type: 'string' },
+    imap: {
+      type: ['object', 'null'],
+      properties: { host: { type: 'string' }, port: { type: 'integer' }, secure: { type: 'boolean' }, user: { type: 'string' }, mailbox: { type: 'string' }, tls_verify: { type: 'boolean' }, password_set: { type: 'boolean' } },
+    },
+    smtp: {
+      type: ['object', 'null'],
+      properties: { host: { type: 'string' }, port: { type: 'integer' }, secure: { type: 'boolean' }, user: { type: ['string', 'null'] }, from: { type: 'string' }, tls_verify: { type: 'boolean' }, password_set: { type: 'boolean' } },
+    },
+    updated_at: { type: 'string' },
+  },
+} as const;
+
+export const rutReceptorBody = { type: 'object', required: ['rut_receptor'], additionalProperties: false, properties: { rut_receptor: rut } } as const;
+export const rutReceptorQuery = { type: 'object', required: ['rut_receptor'], properties: { rut_receptor: rut } } as const;
+
+const receivedResult = {
+  type: 'object',
+  properties: {
+    received_id: { type: ['integer', 'null'] },
+    rut_emisor: { type: ['string', 'null'] },
+    dte_type: { type: ['string', 'null'] },
+    folio: { type: ['integer', 'null'] },
+    estado_recep_dte: { type: 'integer' },
+    valid: { type: 'boolean' },
+    duplicate: { type: 'boolean' },
+    errors: { type: 'array', items: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } },
+  },
+} as const;
+
+export const ingestResponse = {
+  type: 'object',
+  properties: {
+    messages: { type: 'integer' },
+    documents_stored: { type: 'integer' },
+    duplicates: { type: 'integer' },
+    skipped: {
+      type: 'array',
+      items: { type: 'object', properties: { message_id: { type: ['string', 'null'] }, uid: { type: ['integer', 'null'] }, filename: { type: ['string', 'null'] }, reason: { type: 'string' } } },
+    },
+    results: { type: 'array', items: receivedResult },
+  },
+} as const;
+
+export const receivedSummary = {
+  type: 'object',
+  properties: {
+    id: { type: 'integer' },
+    rut_receptor: { type: 'string' },
+    envelope_id: { type: 'integer' },
+    rut_emisor: { type: 'string' },
+    dte_type: { type: 'string' },
+    folio: { type: 'integer' },
+    fch_emis: { type: ['string', 'null'] },
+    mnt_total: { type: ['integer', 'null'] },
+    rut_recep: { type: ['string', 'null'] },
+    correo_emisor: { type: ['string', 'null'] },
+    valid: { type: 'boolean' },
+    estado_recep_dte: { type: 'integer' },
+    recep_dte_glosa: { type: ['string', 'null'] },
+    status: { type: 'string', enum: ['received', 'acknowledged', 'accepted', 'accepted_with_discrepancies', 'rejected', 'claimed'] },
+    deadline: { type: 'string' },
+    received_at: { type: 'string' },
+    updated_at: { type: 'string' },
+  },
+} as const;
+
+export const receivedDetail = {
+  type: 'object',
+  properties: {
+    ...receivedSummary.properties,
+    verification: { type: 'object', additionalProperties: true },
+    envelope: { type: 'object', additionalProperties: true },
+    responses: { type: 'array', items: { type: 'object', additionalProperties: true } },
+  },
+} as const;
+
+export const receivedListQuery = {
+  type: 'object',
+  required: ['rut_receptor'],
+  properties: {
+    rut_receptor: rut,
+    rut_emisor: rut,
+    dte_type: { type: 'string', pattern: '^[0-9]{2,3}$' },
+    status: receivedSummary.properties.status,
+    limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 },
+    before: { type: 'integer', minimum: 1 },
+  },
+} as const;
+
+export const receivedListResponse = { type: 'object', properties: { items: { type: 'array', items: receivedSummary }, next_before: { type: ['integer', 'null'] } } } as const;
+
+export const sendResponseBody = {
+  type: 'object',
+  required: ['received_id', 'response'],
+  additionalProperties: false,
+  properties: {
+    received_id: { type: 'integer', minimum: 1 },
+    response: { type: 'string', enum: ['acuse_recibo', 'aceptar', 'aceptar_con_discrepancias', 'rechazar', 'recibo_mercaderias'] },
+    glosa: { type: 'string', minLength: 1, maxLength: 256 },
+    recinto: { type: 'string', minLength: 1, maxLength: 80, description: 'where the goods were received (recibo_mercaderias)' },
+    cod_rch_dsc: { type: 'integer', minimum: -999, maximum: -1, description: 'reason code of a rejection or discrepancy' },
+    register_rcv: { type: 'boolean', default: true, description: 'also register the act in the SII RCV (33, 34, 43): aceptar → ACD, rechazar → RCD, recibo_mercaderias → ERM' },
+    rcv_action: { type: 'string', enum: ['ACD', 'RCD', 'ERM', 'RFP', 'RFT'], description: 'override: RFP/RFT (claim for partial/total lack of goods) with rechazar' },
+  },
+} as const;
+
+export const sendResponseResponse = {
+  type: 'object',
+  properties: {
+    received_id: { type: 'integer' },
+    response: { type: 'string' },
+    kind: { type: 'string' },
+    status: { type: 'string' },
+    response_id: { type: 'integer' },
+    sent_to: { type: 'string' },
+    smtp_message_id: { type: ['string', 'null'] },
+    rcv: { type: ['object', 'null'], properties: { action: { type: 'string' }, cod_resp: { type: 'integer' }, desc: { type: 'string' } } },
+    xml: { type: 'string' },
+    errors: { type: 'array', items: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } },
+  },
+} as const;

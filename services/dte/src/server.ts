@@ -101,6 +101,8 @@ const app = await buildApp(
     ...(env.REDIS_URL ? { redisUrl: env.REDIS_URL } : {}),
     ...(ms('TIMBRE_ENVELOPE_SIZE') !== undefined ? { batch: { envelopeSize: ms('TIMBRE_ENVELOPE_SIZE') as number } } : {}),
     ...(faultPoint ? { faultPoint } : {}),
+    // SII XML schemas: received documents are validated against them (absent: not schema-validated).
+    ...(env.TIMBRE_SII_SCHEMAS ? { schemasDir: env.TIMBRE_SII_SCHEMAS } : {}),
     // Pretty output is a TTY concern, not an environment one.
     logger: { level: env.LOG_LEVEL ?? 'info', redact: ['req.headers.authorization', 'req.headers["x-api-key"]'] },
   },

@@ -190,10 +190,14 @@ describe('edges of the HTTP surface (real HTTP)', () => {
       expect(fields(rut)).toEqual(['rut_emisor']);
     });
 
-    it('endpoints of later issues answer 501 after authentication, not 404', async () => {
+    it('inbox and response endpoints authenticate first, then name the missing field', async () => {
       expectProblem(await call(ctx, 'POST', '/api/v1/dte/check_inbox', { token: null, body: {} }), 401, 'ERR_AUTH_MISSING');
-      expectProblem(await call(ctx, 'POST', '/api/v1/dte/check_inbox', { body: {} }), 501, 'ERR_NOT_IMPLEMENTED');
-      expectProblem(await call(ctx, 'POST', '/api/v1/dte/send_response', { body: {} }), 501, 'ERR_NOT_IMPLEMENTED');
+      const inbox = await call(ctx, 'POST', '/api/v1/dte/check_inbox', { body: {} });
+      expectProblem(inbox, 400, 'ERR_BAD_REQUEST');
+      expect(fields(inbox)).toEqual(['rut_receptor']);
+      const response = await call(ctx, 'POST', '/api/v1/dte/send_response', { body: {} });
+      expectProblem(response, 400, 'ERR_BAD_REQUEST');
+      expect(fields(response)).toEqual(['received_id']);
       expectProblem(await call(ctx, 'GET', '/api/v1/dte/999999/pdf'), 404, 'ERR_NOT_FOUND');
     });
 

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { verifyXml, type XmlVerification, type DocumentVerification } from '@timbre/dte';
 import { loadTrustDir } from '../files.js';
-import { SchemaSet, SCHEMAS_HELP, type SchemaResult } from '../xsd.js';
+import { SchemaSet, SCHEMAS_HELP, type SchemaResult } from '@timbre/xsd';
 
 export interface VerifyCliOptions {
   schemas?: string;
@@ -54,17 +54,9 @@ export async function verifyFile(
   }
   let schema: FileReport['schema'];
   if (ctx.schemas && doc) {
-    // libxml2 in WebAssembly knows only UTF-8 and Latin-1: hand it the decoded text as UTF-8.
-    // Files downloaded from the SII or receivers often lack the namespace: add it for the schema only.
-    let text = doc.text;
-    if (!doc.root.uri) {
-      const at = doc.root.start + 1 + doc.root.name.length;
-      text = `${text.slice(0, at)} xmlns="http://www.sii.cl/SiiDte"${text.slice(at)}`;
-    }
-    text = text.replace(/^\uFEFF?<\?xml[^?]*\?>/, '<?xml version="1.0" encoding="UTF-8"?>');
-    const xmlBytes = Buffer.from(text, 'utf8');
+    // The decoded text as UTF-8, the SII namespace added when missing (schemaInput in @timbre/xsd).
     const boleta = report.documents.length === 1 && [39, 41].includes(report.documents[0]?.tipoDte ?? 0);
-    schema = (await ctx.schemas.validate(xmlBytes, doc.root.local, boleta)) ?? { skipped: `no schema for root element ${doc.root.local}` };
+    schema = (await ctx.schemas.validateDocument(doc, boleta)) ?? { skipped: `no schema for root element ${doc.root.local}` };
     if ('valid' in schema && !schema.valid) report.valid = false;
   } else if (!ctx.schemas) {
     schema = { skipped: 'no --schemas directory' };

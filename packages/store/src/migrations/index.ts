@@ -6,6 +6,7 @@ import * as m20261128T120000 from './20261128T120000_initial.js';
 import * as m20261128T230000 from './20261128T230000_dte_pipeline.js';
 import * as m20261129T000000 from './20261129T000000_async_pipeline.js';
 import * as m20261204T030000 from './20261204T030000_company_logo.js';
+import * as m20261204T040000 from './20261204T040000_received.js';
 
 /** All migrations, in code (no file-system scanning), keyed by their frozen timestamp-prefixed name. */
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
@@ -13,6 +14,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '20261128T230000_dte_pipeline': m20261128T230000,
   '20261129T000000_async_pipeline': m20261129T000000,
   '20261204T030000_company_logo': m20261204T030000,
+  '20261204T040000_received': m20261204T040000,
 });
 
 export class InCodeMigrationProvider implements MigrationProvider {

@@ -1,13 +1,14 @@
 import type { KeyObject } from 'node:crypto';
 import { hashKey } from '@timbre/cache';
-import { loadPkcs12, parseCaf, verifyCaf, loadTrustedKeys, Rut } from '@timbre/dte';
-import { cafStatus, findCompany, insertCaf, insertCertificate, insertCompany, listCafs, setCompanyLogo } from '@timbre/store';
+import { loadPkcs12, parseCaf, verifyCaf, Rut } from '@timbre/dte';
+import { cafStatus, findCompany, findCompanyMail, insertCaf, insertCertificate, insertCompany, listCafs, putCompanyMail, setCompanyLogo } from '@timbre/store';
 import type { FastifyPluginAsync } from 'fastify';
 import type { AppConfig } from '../config.js';
 import { ServiceError, notFound } from '../problems.js';
-import { cafBody, cafUploadResponse, certificateBody, certificateResponse, companyBody, companyResponse, companyRutParams, errorResponses, logoResponse, rutEmisorQuery } from '../schemas.js';
+import { cafBody, cafUploadResponse, certificateBody, certificateResponse, companyBody, companyResponse, companyRutParams, errorResponses, logoResponse, mailBody, mailResponse, rutEmisorQuery } from '../schemas.js';
 import { todayInChile } from '../services/issuer.js';
 import { LOGO_MAX_BYTES, detectImageType } from '../services/pdf.js';
+import { siiTrust } from '../services/trust.js';
 
 /**
  * CAF verifications passed, by content: a hash of the trusted keys (IDK + SPKI) and the CAF bytes, so
@@ -94,6 +95,65 @@ const admin: FastifyPluginAsync<{ config: AppConfig }> = async (app, { config })
     },
   );
 
+  // Mail settings: the exchange mailbox (IMAP) received DTEs arrive at and the SMTP account
+  // responses leave through. Passwords are sealed and write-only: never in any answer.
+  interface MailBody {
+    imap?: { host: string; port: number; secure: boolean; user: string; password?: string; mailbox?: string; tls_verify?: boolean } | null;
+    smtp?: { host: string; port: number; secure: boolean; user?: string; password?: string; from: string; tls_verify?: boolean } | null;
+  }
+  app.put<{ Params: { rut: string }; Body: MailBody }>(
+    '/api/v1/companies/:rut/mail',
+    {
+      schema: {
+        tags: ['companies'],
+        description:
+          "The company's exchange mailbox (`imap`, read by check_inbox) and outgoing mail (`smtp`, commercial responses). Passwords are write-only (sealed with the master key, never returned); a password left out keeps the stored one; `null` removes that side; a side left out is kept.",
+        params: companyRutParams,
+        body: mailBody,
+        response: { 200: mailResponse, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const rut = Rut.parse(request.params.rut, { field: 'rut' }).canonical;
+      await app.requirePermission(request, { permission: 'cert:manage', company: rut });
+      if ((await findCompany(app.db, rut)) === undefined) throw notFound(`company ${rut}`);
+      const b = request.body;
+      const imap = b.imap === undefined || b.imap === null ? b.imap : {
+        host: b.imap.host,
+        port: b.imap.port,
+        secure: b.imap.secure,
+        user: b.imap.user,
+        ...(b.imap.password !== undefined ? { password: b.imap.password } : {}),
+        ...(b.imap.mailbox !== undefined ? { mailbox: b.imap.mailbox } : {}),
+        ...(b.imap.tls_verify !== undefined ? { tlsVerify: b.imap.tls_verify } : {}),
+      };
+      const smtp = b.smtp === undefined || b.smtp === null ? b.smtp : {
+        host: b.smtp.host,
+        port: b.smtp.port,
+        secure: b.smtp.secure,
+        from: b.smtp.from,
+        ...(b.smtp.user !== undefined ? { user: b.smtp.user } : {}),
+        ...(b.smtp.password !== undefined ? { password: b.smtp.password } : {}),
+        ...(b.smtp.tls_verify !== undefined ? { tlsVerify: b.smtp.tls_verify } : {}),
+      };
+      const saved = await putCompanyMail(app.db, app.secretBox, rut, { ...(imap !== undefined ? { imap } : {}), ...(smtp !== undefined ? { smtp } : {}), now: now() });
+      request.log.info({ rut, imap: saved.imap !== null, smtp: saved.smtp !== null }, 'mail settings stored');
+      return saved;
+    },
+  );
+
+  app.get<{ Params: { rut: string } }>(
+    '/api/v1/companies/:rut/mail',
+    { schema: { tags: ['companies'], description: 'The mail settings without passwords (`password_set` says whether one is stored).', params: companyRutParams, response: { 200: mailResponse, ...errorResponses } } },
+    async (request) => {
+      const rut = Rut.parse(request.params.rut, { field: 'rut' }).canonical;
+      await app.requirePermission(request, { permission: 'cert:manage', company: rut });
+      const found = await findCompanyMail(app.db, rut);
+      if (found === undefined) throw notFound(`mail settings of company ${rut}`);
+      return found;
+    },
+  );
+
   // The company logo, raw image bytes. Its own scope: only these routes take image/png and
   // image/jpeg (and nothing else — JSON and XML bodies are 415 here), and no other route takes images.
   await app.register(async (scope) => {
@@ -149,23 +209,7 @@ const admin: FastifyPluginAsync<{ config: AppConfig }> = async (app, { config })
   // Raw CAF files as sent by the SII (ISO-8859-1, no declaration): keep the bytes.
   app.addContentTypeParser(['application/xml', 'text/xml'], { parseAs: 'buffer', bodyLimit: 200_000 }, (_req, body, done) => done(null, body));
 
-  let trusted: Promise<ReturnType<typeof loadTrustedKeys> | undefined> | undefined;
-  const trustedKeys = () => {
-    trusted ??= (async () => {
-      if (config.sii.cafTrustedKeys) return loadTrustedKeys(config.sii.cafTrustedKeys);
-      if (config.sii.environment === 'sim' && config.sii.url) {
-        const res = await fetch(new URL('/sim/trust', config.sii.url));
-        if (!res.ok) throw new ServiceError('ERR_SII_SEND_FAILED', 503, 'the simulator did not give its CAF key');
-        const t = (await res.json()) as { idk: number; publicKeyPem: string };
-        return loadTrustedKeys([{ idk: t.idk, pem: t.publicKeyPem }]);
-      }
-      return undefined;
-    })().catch((e: unknown) => {
-      trusted = undefined;
-      throw e;
-    });
-    return trusted;
-  };
+  const trustedKeys = siiTrust(config);
 
   app.post<{ Body: Buffer | { caf_xml: string } }>(
     '/api/v1/dte/caf/upload',

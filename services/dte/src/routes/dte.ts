@@ -282,17 +282,5 @@ const dte: FastifyPluginAsync<{ config: AppConfig }> = async (app, { config }) =
         .send(pdf);
     },
   );
-
-  // Endpoints of the original design that later work fills (inbox: issue 7). They authenticate like
-  // the rest and answer 501 problem+json, not 404, so a client can tell "not yet" from "wrong URL".
-  const notYet = (what: string) => new ServiceError('ERR_NOT_IMPLEMENTED', 501, `${what} is not implemented in this version of the DTE service`);
-  app.post('/api/v1/dte/check_inbox', { schema: { tags: ['dte'], description: 'Received DTEs from the exchange mailbox (not implemented yet: 501).', response: errorResponses } }, async (request) => {
-    await app.requirePermission(request, { permission: 'dte:read' });
-    throw notYet('check_inbox (received documents)');
-  });
-  app.post('/api/v1/dte/send_response', { schema: { tags: ['dte'], description: 'Commercial responses to received DTEs (not implemented yet: 501).', response: errorResponses } }, async (request) => {
-    await app.requirePermission(request, { permission: 'dte:respond' });
-    throw notYet('send_response (commercial responses)');
-  });
 };
 export default dte;

@@ -1,7 +1,8 @@
 /**
- * XSD validation against the SII's official schemas, from a directory the user configures
- * (`--schemas DIR` or TIMBRE_SII_SCHEMAS). Uses libxml2 compiled to WebAssembly (xmllint-wasm),
- * so no system package is needed.
+ * @timbre/xsd — XSD validation against the SII's official schemas, from a directory the user
+ * configures (the CLI's `--schemas DIR`, or TIMBRE_SII_SCHEMAS for the CLI and the DTE service).
+ * Uses libxml2 compiled to WebAssembly (xmllint-wasm), so no system package is needed. Load a
+ * `SchemaSet` once and validate many documents with it.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -38,6 +39,29 @@ const BOLETA_WRAPPER_XSD = `<?xml version="1.0" encoding="UTF-8"?>
 <xs:element name="DTE" type="SiiDte:BOLETADefType"/>
 </xs:schema>`;
 
+/** What `validateDocument` needs of a parsed document (structurally, `@timbre/dte`'s XmlDocument). */
+export interface ParsedDocument {
+  /** The decoded document text. */
+  text: string;
+  /** The root element: its qualified and local name, namespace URI ('' when none), offset of its `<` in `text`. */
+  root: { name: string; local: string; uri: string; start: number };
+}
+
+/**
+ * A parsed document's text as libxml2 should get it. libxml2 in WebAssembly knows only UTF-8 and
+ * Latin-1, so the decoded text is handed over as UTF-8 (declaration rewritten); files from the SII
+ * or from issuers often lack the namespace, so it is added to the root (for the schema only).
+ */
+export function schemaInput(doc: ParsedDocument): Uint8Array {
+  let text = doc.text;
+  if (!doc.root.uri) {
+    const at = doc.root.start + 1 + doc.root.name.length;
+    text = `${text.slice(0, at)} xmlns="http://www.sii.cl/SiiDte"${text.slice(at)}`;
+  }
+  text = text.replace(/^\uFEFF?<\?xml[^?]*\?>/, '<?xml version="1.0" encoding="UTF-8"?>');
+  return Buffer.from(text, 'utf8');
+}
+
 export interface SchemaResult {
   valid: boolean;
   schema: string;
@@ -72,5 +96,10 @@ export class SchemaSet {
       maxMemoryPages: 16 * 1024,
     });
     return { valid: result.valid, schema: schemaName, errors: result.errors.map((e) => e.rawMessage.trim()) };
+  }
+
+  /** Validate a parsed document by its root element (see `schemaInput`); `undefined` when no schema covers the root. */
+  async validateDocument(doc: ParsedDocument, boleta = false): Promise<SchemaResult | undefined> {
+    return this.validate(schemaInput(doc), doc.root.local, boleta);
   }
 }
