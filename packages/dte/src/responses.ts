@@ -331,18 +331,25 @@ export function buildRecepcionEnvio(input: RecepcionEnvioInput, key: SigningKey)
     const e = oneOf<EstadoRecepDte>(d.estadoRecepDte, `${p}.estadoRecepDte`, ESTADOS_DTE);
     body +=
       `<RecepcionDTE>\n` +
-      el('TipoDTE', oneOf(d.tipoDte, `${p}.tipoDte`, TIPOS_RESPUESTA)) +
-      el('Folio', int(d.folio, `${p}.folio`, 1, 9_999_999_999)) +
-      el('FchEmis', date(d.fchEmis, `${p}.fchEmis`)) +
-      el('RUTEmisor', rut(d.rutEmisor, `${p}.rutEmisor`, false)) +
-      el('RUTRecep', rut(d.rutRecep, `${p}.rutRecep`, false)) +
-      el('MntTotal', int(d.mntTotal, `${p}.mntTotal`, 0, Number.MAX_SAFE_INTEGER)) +
+      documentIdentity(d, p) +
       el('EstadoRecepDTE', e) +
       el('RecepDTEGlosa', d.recepDteGlosa === undefined ? GLOSA_RECEP_DTE[e] : cut(d.recepDteGlosa, `${p}.recepDteGlosa`, 256)) +
       `</RecepcionDTE>\n`;
   });
   body += `</RecepcionEnvio>\n`;
   return respuestaDte(id, respuestaCaratula(i.caratula, 1), body, key);
+}
+
+/** TipoDTE … MntTotal: how RecepcionDTE and ResultadoDTE (same XSD sequence) name the document answered. */
+function documentIdentity(d: Record<string, unknown>, p: string): string {
+  return (
+    el('TipoDTE', oneOf(d.tipoDte, `${p}.tipoDte`, TIPOS_RESPUESTA)) +
+    el('Folio', int(d.folio, `${p}.folio`, 1, 9_999_999_999)) +
+    el('FchEmis', date(d.fchEmis, `${p}.fchEmis`)) +
+    el('RUTEmisor', rut(d.rutEmisor, `${p}.rutEmisor`, false)) +
+    el('RUTRecep', rut(d.rutRecep, `${p}.rutRecep`, false)) +
+    el('MntTotal', int(d.mntTotal, `${p}.mntTotal`, 0, Number.MAX_SAFE_INTEGER))
+  );
 }
 
 /**
@@ -360,12 +367,7 @@ export function buildResultadoDte(input: ResultadoDteInput, key: SigningKey): st
     const e = oneOf<EstadoDte>(r.estadoDte, `${p}.estadoDte`, [0, 1, 2]);
     body +=
       `<ResultadoDTE>\n` +
-      el('TipoDTE', oneOf(r.tipoDte, `${p}.tipoDte`, TIPOS_RESPUESTA)) +
-      el('Folio', int(r.folio, `${p}.folio`, 1, 9_999_999_999)) +
-      el('FchEmis', date(r.fchEmis, `${p}.fchEmis`)) +
-      el('RUTEmisor', rut(r.rutEmisor, `${p}.rutEmisor`, false)) +
-      el('RUTRecep', rut(r.rutRecep, `${p}.rutRecep`, false)) +
-      el('MntTotal', int(r.mntTotal, `${p}.mntTotal`, 0, Number.MAX_SAFE_INTEGER)) +
+      documentIdentity(r, p) +
       el('CodEnvio', int(r.codEnvio, `${p}.codEnvio`, 1, 9_999_999_999)) +
       el('EstadoDTE', e) +
       el('EstadoDTEGlosa', r.estadoDteGlosa === undefined ? GLOSA_ESTADO_DTE[e] : cut(r.estadoDteGlosa, `${p}.estadoDteGlosa`, 256)) +

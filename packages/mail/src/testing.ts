@@ -9,6 +9,7 @@ import { accessSync, chmodSync, chownSync, constants, mkdirSync, mkdtempSync, re
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { crc32, deflateRawSync } from 'node:zlib';
 import { ImapFlow } from 'imapflow';
 import type * as SmtpServerModule from 'smtp-server';
 import type { ImapSettings, SmtpSettings } from './types.js';
@@ -290,4 +291,36 @@ export async function startTestSmtp(): Promise<TestSmtpServer> {
     settings: (from) => ({ host: '127.0.0.1', port, secure: false, user, password, from, timeoutMs: 10_000 }),
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+export interface ZipEntryIn { name: string; data: Buffer; deflate?: boolean; declaredSize?: number }
+/** A minimal ZIP writer, so tests control every header (including lying ones: declaredSize). */
+export function makeZip(entries: ZipEntryIn[]): Buffer {
+  const locals: Buffer[] = [];
+  const centrals: Buffer[] = [];
+  let offset = 0;
+  for (const e of entries) {
+    const name = Buffer.from(e.name, 'utf8');
+    const comp = e.deflate === false ? e.data : deflateRawSync(e.data, { level: 9 });
+    const method = e.deflate === false ? 0 : 8;
+    const crc = crc32(e.data);
+    const usize = e.declaredSize ?? e.data.length;
+    const lh = Buffer.alloc(30);
+    lh.writeUInt32LE(0x04034b50, 0); lh.writeUInt16LE(20, 4); lh.writeUInt16LE(0x800, 6); lh.writeUInt16LE(method, 8);
+    lh.writeUInt16LE(0, 10); lh.writeUInt16LE(0x21, 12); lh.writeUInt32LE(crc, 14); lh.writeUInt32LE(comp.length, 18);
+    lh.writeUInt32LE(usize, 22); lh.writeUInt16LE(name.length, 26); lh.writeUInt16LE(0, 28);
+    const ch = Buffer.alloc(46);
+    ch.writeUInt32LE(0x02014b50, 0); ch.writeUInt16LE(20, 4); ch.writeUInt16LE(20, 6); ch.writeUInt16LE(0x800, 8);
+    ch.writeUInt16LE(method, 10); ch.writeUInt16LE(0, 12); ch.writeUInt16LE(0x21, 14); ch.writeUInt32LE(crc, 16);
+    ch.writeUInt32LE(comp.length, 20); ch.writeUInt32LE(usize, 24); ch.writeUInt16LE(name.length, 28);
+    ch.writeUInt32LE(offset, 42);
+    locals.push(lh, name, comp);
+    centrals.push(ch, name);
+    offset += 30 + name.length + comp.length;
+  }
+  const cd = Buffer.concat(centrals);
+  const eocd = Buffer.alloc(22);
+  eocd.writeUInt32LE(0x06054b50, 0); eocd.writeUInt16LE(entries.length, 8); eocd.writeUInt16LE(entries.length, 10);
+  eocd.writeUInt32LE(cd.length, 12); eocd.writeUInt32LE(offset, 16);
+  return Buffer.concat([...locals, cd, eocd]);
 }

@@ -1,13 +1,12 @@
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
-import { crc32, deflateRawSync } from 'node:zlib';
 import { ImapFlow } from 'imapflow';
 import { simpleParser } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MailError, markProcessed, readInbox, sendMail } from '../src/index.js';
 import type { ImapSettings, InboundMessage, ReadInboxOptions } from '../src/index.js';
 import { decodeQuotedPrintable, looksLikeXml } from '../src/mime.js';
-import { composeMail, freePort, startTestImap, startTestSmtp } from '../src/testing.js';
+import { composeMail, freePort, makeZip, startTestImap, startTestSmtp } from '../src/testing.js';
 import type { TestImapServer, TestSmtpServer } from '../src/testing.js';
 
 // ---------- fixtures ----------
@@ -25,38 +24,6 @@ const xmlA = Buffer.from('<?xml version="1.0" encoding="ISO-8859-1"?>\n<DTE n="a
 const xmlB = Buffer.from('<?xml version="1.0" encoding="ISO-8859-1"?>\n<DTE n="b">\xd1</DTE>\n', 'latin1');
 const pdf = Buffer.from('%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n', 'latin1');
 const MB = 1024 * 1024;
-
-interface ZipEntryIn { name: string; data: Buffer; deflate?: boolean; declaredSize?: number }
-/** A minimal ZIP writer, so the tests control every header (including lying ones). */
-function makeZip(entries: ZipEntryIn[]): Buffer {
-  const locals: Buffer[] = [];
-  const centrals: Buffer[] = [];
-  let offset = 0;
-  for (const e of entries) {
-    const name = Buffer.from(e.name, 'utf8');
-    const comp = e.deflate === false ? e.data : deflateRawSync(e.data, { level: 9 });
-    const method = e.deflate === false ? 0 : 8;
-    const crc = crc32(e.data);
-    const usize = e.declaredSize ?? e.data.length;
-    const lh = Buffer.alloc(30);
-    lh.writeUInt32LE(0x04034b50, 0); lh.writeUInt16LE(20, 4); lh.writeUInt16LE(0x800, 6); lh.writeUInt16LE(method, 8);
-    lh.writeUInt16LE(0, 10); lh.writeUInt16LE(0x21, 12); lh.writeUInt32LE(crc, 14); lh.writeUInt32LE(comp.length, 18);
-    lh.writeUInt32LE(usize, 22); lh.writeUInt16LE(name.length, 26); lh.writeUInt16LE(0, 28);
-    const ch = Buffer.alloc(46);
-    ch.writeUInt32LE(0x02014b50, 0); ch.writeUInt16LE(20, 4); ch.writeUInt16LE(20, 6); ch.writeUInt16LE(0x800, 8);
-    ch.writeUInt16LE(method, 10); ch.writeUInt16LE(0, 12); ch.writeUInt16LE(0x21, 14); ch.writeUInt32LE(crc, 16);
-    ch.writeUInt32LE(comp.length, 20); ch.writeUInt32LE(usize, 24); ch.writeUInt16LE(name.length, 28);
-    ch.writeUInt32LE(offset, 42);
-    locals.push(lh, name, comp);
-    centrals.push(ch, name);
-    offset += 30 + name.length + comp.length;
-  }
-  const cd = Buffer.concat(centrals);
-  const eocd = Buffer.alloc(22);
-  eocd.writeUInt32LE(0x06054b50, 0); eocd.writeUInt16LE(entries.length, 8); eocd.writeUInt16LE(entries.length, 10);
-  eocd.writeUInt32LE(cd.length, 12); eocd.writeUInt32LE(offset, 16);
-  return Buffer.concat([...locals, cd, eocd]);
-}
 
 const b64 = (b: Buffer): string => b.toString('base64').replace(/.{76}/g, '$&\r\n');
 const nestedRaw = [

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { buildEnvelope, loadPkcs12, siiTimestamp, type Certificado } from '@timbre/dte';
-import { composeMail, startTestImap, startTestSmtp } from '@timbre/mail/testing';
+import { composeMail, freePort, makeZip, startTestImap, startTestSmtp } from '@timbre/mail/testing';
 import { createSiiClient } from '@timbre/sii';
 import { listEvents } from '@timbre/store';
 import { simpleParser } from 'mailparser';
@@ -399,6 +399,73 @@ for (const backend of backends) describe(`received documents: inbox, upload, res
     const a = await lastAttachment(smtp, ISSUER_MAIL);
     expect(a.xml.toString('latin1')).toContain('<EstadoRecepEnv>1</EstadoRecepEnv>');
   }, 30_000);
+
+  it('check_inbox: an envelope inside a .zip is stored; a huge attachment and a zip bomb are skipped with their reason, beside it', async () => {
+    if (skip()) return;
+    const d8 = await issue(ctx, both);
+    const env = latin1(envelopeFor([d8], cert));
+    const zip = makeZip([{ name: 'dte/envio-d8.xml', data: env }]);
+    const huge = Buffer.concat([Buffer.from('<?xml version="1.0" encoding="ISO-8859-1"?><EnvioDTE>', 'latin1'), Buffer.alloc(11 * 1024 * 1024, 0x20), Buffer.from('</EnvioDTE>', 'latin1')]);
+    const bomb = makeZip([{ name: 'bomb.xml', data: Buffer.alloc(60 * 1024 * 1024, 0x20) }]);
+    await imap.append(
+      await mailWith('DTE en zip', [
+        { filename: 'dtes.zip', content: zip, contentType: 'application/zip' },
+        { filename: 'enorme.xml', content: huge, contentType: 'application/xml' },
+        { filename: 'bomba.zip', content: bomb, contentType: 'application/zip' },
+      ]),
+    );
+    const r = await call(ctx, 'POST', '/api/v1/dte/check_inbox', { body: { rut_receptor: RUT } });
+    expect(r.status, r.text).toBe(200);
+    expect(r.json).toMatchObject({ messages: 1, documents_stored: 1, duplicates: 0 });
+    const results = r.json.results as Array<{ folio: number; valid: boolean; estado_recep_dte: number; received_id: number }>;
+    expect(results).toHaveLength(1);
+    expect(results[0]).toMatchObject({ folio: d8.folio, valid: true, estado_recep_dte: 0 });
+    const skipped = r.json.skipped as Array<{ filename: string; reason: string }>;
+    const names = skipped.map((x) => x.filename).join(' | ');
+    expect(names).toContain('enorme.xml');
+    expect(names).toContain('bomba.zip');
+    for (const x of skipped) expect(x.reason.length, JSON.stringify(x)).toBeGreaterThan(5);
+    const detail = await call(ctx, 'GET', `/api/v1/dte/received/${results[0]?.received_id}`);
+    expect(detail.json.envelope.filename).toContain('envio-d8.xml');
+    // The message is marked: nothing comes back on the next run.
+    const again = await call(ctx, 'POST', '/api/v1/dte/check_inbox', { body: { rut_receptor: RUT } });
+    expect(again.json).toMatchObject({ messages: 0, documents_stored: 0 });
+  }, 60_000);
+
+  it('send_response when SMTP is down after the RCV registration: 200 with the RCV act kept and the mail error; an upload over 10 MB → 413', async () => {
+    if (skip()) return;
+    const d9 = await issue(ctx, both);
+    const up = await fetch(`${ctx.url}/api/v1/dte/received?rut_receptor=${RUT}`, { method: 'POST', headers: { authorization: `Bearer ${ctx.admin}`, 'content-type': 'application/xml' }, body: latin1(envelopeFor([d9], cert)) });
+    const stored = (await up.json()) as { results: Array<{ received_id: number }> };
+    expect(up.status).toBe(200);
+    const id = stored.results[0]?.received_id;
+    // SMTP pointed at a closed port.
+    const i = imap.settings();
+    const dead = await freePort();
+    const put = await fetch(`${ctx.url}/api/v1/companies/${RUT}/mail`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${ctx.admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ imap: { host: i.host, port: i.port, secure: i.secure, user: i.user, password: i.password, tls_verify: false }, smtp: { host: '127.0.0.1', port: dead, secure: false, from: OUR_MAIL, tls_verify: false } }),
+    });
+    expect(put.status, await put.text()).toBe(200);
+    try {
+      const r = await call(ctx, 'POST', '/api/v1/dte/send_response', { body: { received_id: id, response: 'aceptar' } });
+      // The acceptance is a legal act at the SII: it stands and is recorded even though the mail failed.
+      expect(r.status, r.text).toBe(200);
+      expect(r.json.rcv).toMatchObject({ action: 'ACD', cod_resp: 0 });
+      expect((r.json.errors as Array<{ code: string }>).map((e) => e.code)).toEqual(['ERR_MAIL_UNAVAILABLE']);
+      const detail = await call(ctx, 'GET', `/api/v1/dte/received/${id}`);
+      expect(detail.json.status).toBe('accepted');
+      const rows = await ctx.app.db.selectFrom('dte_response').selectAll().where('received_dte_id', '=', id).execute();
+      expect(rows.map((x) => x.kind).sort()).toEqual(['RCV', 'ResultadoDTE']);
+      expect(rows.find((x) => x.kind === 'ResultadoDTE')?.send_error).toBeTruthy();
+    } finally {
+      await putMail(ctx, ctx.admin, imap, smtp);
+    }
+    const big = await fetch(`${ctx.url}/api/v1/dte/received?rut_receptor=${RUT}`, { method: 'POST', headers: { authorization: `Bearer ${ctx.admin}`, 'content-type': 'application/xml' }, body: Buffer.alloc(11 * 1024 * 1024, 0x20) });
+    expect(big.status).toBe(413);
+    expect(big.headers.get('content-type')).toContain('application/problem+json');
+  }, 60_000);
 
   it('restart safety: killed between storing and marking the mail, restarted → nothing lost, nothing duplicated', async () => {
     if (skip()) return;
