@@ -58,3 +58,48 @@ describe('status poller (real HTTP, simulator with a processing delay)', () => {
     expect((list.json.items as Array<{ status: string }>).every((d) => d.status !== 'sent')).toBe(true);
   });
 });
+
+describe('status poller: a claim whose answer is lost', () => {
+  let ctx: Ctx;
+  beforeAll(async () => {
+    ctx = await setup({ pipeline: { recoveryIntervalMs: false, poll: false } });
+    await provision(ctx, 5);
+  });
+  afterAll(async () => ctx.close());
+
+  it('is released on the next pass, not after the lease (the UPDATE committed, the connection died before its answer)', async () => {
+    const r = await call(ctx, 'POST', '/api/v1/dte/generate', { body: doc33() });
+    expect(r.json.status).toBe('sent');
+    const id = r.json.id as number;
+    await ctx.app.db.updateTable('dte').set({ next_poll_at: null }).where('id', '=', id).execute();
+
+    // Kysely runs every statement through its executor: wrap a copy's so that a chosen statement
+    // commits and then throws, as when the connection dies before the answer arrives.
+    const { StatusPoller } = await import('../src/services/poller.js');
+    const wrapped = ctx.app.db.withoutPlugins();
+    const executor = wrapped.getExecutor();
+    const original = executor.executeQuery.bind(executor);
+    let failOn: RegExp | undefined = /^update "dte" set "next_poll_at"[\s\S]*returning/;
+    const lost = () => Object.assign(new Error('Connection terminated unexpectedly'), { code: 'ECONNRESET' });
+    (executor as { executeQuery: typeof original }).executeQuery = (async (compiled, queryId) => {
+      const result = await original(compiled, queryId);
+      if (failOn?.test(compiled.sql)) {
+        failOn = undefined;
+        throw lost();
+      }
+      return result;
+    }) as typeof original;
+    const log = { error: () => {}, warn: () => {}, info: () => {}, debug: () => {} } as unknown as ConstructorParameters<typeof StatusPoller>[0]['log'];
+    const poller = new StatusPoller({ db: wrapped, signers: undefined as never, metrics: undefined as never, now: () => new Date(), log, leaseMs: 300_000, retryBaseMs: 100 }, { intervalMs: 1_000, baseMs: 100, maxMs: 1_000, batch: 10, perCompany: 10 });
+    await expect(poller.pollOnce()).rejects.toThrow(/Connection terminated/);
+    const claimed = await ctx.app.db.selectFrom('dte').select('next_poll_at').where('id', '=', id).executeTakeFirstOrThrow();
+    expect(Date.parse(claimed.next_poll_at as string)).toBeGreaterThan(Date.now() + 60_000); // the claim did commit
+
+    // Next pass: released first (then it goes on to query the SII, which this bare poller cannot: not our concern here).
+    failOn = /^select/;
+    await poller.pollOnce().catch(() => undefined);
+    const released = await ctx.app.db.selectFrom('dte').select(['next_poll_at', 'status']).where('id', '=', id).executeTakeFirstOrThrow();
+    expect(released.status).toBe('sent');
+    expect(Date.parse(released.next_poll_at as string)).toBeLessThanOrEqual(Date.now());
+  });
+});

@@ -100,7 +100,16 @@ export class StatusPoller {
       if (used >= this.options.perCompany) continue;
       perCompany.set(rut, used + 1);
       // Claim: push the next poll forward first, so a concurrent poller skips these.
-      const { rows: claimed, until } = await this.claim(docs, now);
+      const until = new Date(now.getTime() + Math.max(this.deps.leaseMs, 60_000)).toISOString();
+      let claimed: DteState[];
+      try {
+        claimed = await this.claim(docs, until);
+      } catch (err) {
+        // The connection died during the claim: the UPDATE may have committed without our knowing.
+        // Release it on the next pass (only rows still holding exactly this claim), not after the lease.
+        this.stranded.push({ ids: docs.map((d) => d.id), until });
+        throw err;
+      }
       if (claimed.length === 0) continue;
       result.queried++;
       try {
@@ -140,8 +149,7 @@ export class StatusPoller {
    * UPDATE per distinct `next_poll_at` read (a group sent together has one): a row is claimed only
    * if it is still `sent` and nobody moved its schedule since it was read.
    */
-  private async claim(docs: DteState[], now: Date): Promise<{ rows: DteState[]; until: string }> {
-    const until = new Date(now.getTime() + Math.max(this.deps.leaseMs, 60_000)).toISOString();
+  private async claim(docs: DteState[], until: string): Promise<DteState[]> {
     const bySchedule = new Map<string | null, number[]>();
     for (const d of docs) {
       const ids = bySchedule.get(d.next_poll_at);
@@ -160,7 +168,7 @@ export class StatusPoller {
         .execute();
       for (const r of rows) claimed.set(Number(r.id), r);
     }
-    return { rows: docs.map((d) => claimed.get(Number(d.id))).filter((r): r is DteState => r !== undefined), until };
+    return docs.map((d) => claimed.get(Number(d.id))).filter((r): r is DteState => r !== undefined);
   }
 
   /** Next poll with backoff: one UPDATE per distinct poll count (a group asked together shares one). */
