@@ -227,6 +227,13 @@ for (const backend of backends) describe(`received documents: inbox, upload, res
     expect(good.json.envelope).toMatchObject({ estado_recep_env: 0, source: 'imap', filename: 'envio-a.xml' });
     expect(good.json.verification.schema).toEqual({ checked: true, valid: true, schema: 'EnvioDTE_v10.xsd', errors: [] });
     expect(Date.parse(good.json.deadline) - Date.parse(good.json.received_at)).toBe(8 * 86_400_000);
+    // A received document prints like one we issued: the same renderer, from the issuer's XML.
+    const pdf = await fetch(`${ctx.url}/api/v1/dte/received/${good.json.id}/pdf?format=thermal`, { headers: { authorization: `Bearer ${ctx.admin}` } });
+    expect(pdf.status).toBe(200);
+    expect(pdf.headers.get('content-type')).toBe('application/pdf');
+    expect(Buffer.from(await pdf.arrayBuffer()).subarray(0, 5).toString('latin1')).toBe('%PDF-');
+    const noCedible = await fetch(`${ctx.url}/api/v1/dte/received/${good.json.id}/pdf?cedible=maybe`, { headers: { authorization: `Bearer ${ctx.admin}` } });
+    expect(noCedible.status).toBe(400);
     const xml = await fetch(`${ctx.url}/api/v1/dte/received/${good.json.id}/xml`, { headers: { authorization: `Bearer ${ctx.admin}` } });
     expect(xml.status).toBe(200);
     expect(Buffer.from(await xml.arrayBuffer()).toString('latin1')).toContain(`<Folio>${d1.folio}</Folio>`);

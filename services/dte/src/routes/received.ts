@@ -3,6 +3,7 @@
  * directly, list and read what was received, and answer it (`send_response`).
  */
 import { Rut } from '@timbre/dte';
+import { renderPdf, type PdfFormat } from '@timbre/pdf';
 import { MailError } from '@timbre/mail';
 import { SchemaSet, SCHEMAS_HELP } from '@timbre/xsd';
 import { findReceivedDte, findReceivedEnvelope, listDteResponses, listReceivedDtes, type ReceivedDteRow, type ReceivedDteStatus } from '@timbre/store';
@@ -13,6 +14,8 @@ import { ServiceError, notFound } from '../problems.js';
 import {
   errorResponses,
   idParams,
+  pdfQuery,
+  pdfResponse,
   ingestResponse,
   receivedDetail,
   receivedListQuery,
@@ -25,6 +28,7 @@ import {
 import { sendResponse, type ResponseName } from '../services/commercial.js';
 import { RECEIVED_MAX_BYTES, ResponseDueCheck, add, checkInbox, ingestXml, type IngestSummary, type InboxDeps } from '../services/inbox.js';
 import { SignerCache } from '../services/signers.js';
+import { checkCedible } from '../services/pdf.js';
 import { siiTrust } from '../services/trust.js';
 
 const summary = (r: Omit<ReceivedDteRow, 'xml' | 'verification_json'>) => ({
@@ -236,13 +240,33 @@ const received: FastifyPluginAsync<{ config: AppConfig }> = async (app, { config
     },
   );
 
+  app.get<{ Params: { id: number }; Querystring: { format: PdfFormat; cedible: boolean } }>(
+    '/api/v1/dte/received/:id/pdf',
+    {
+      schema: {
+        tags: ['received'],
+        description: "The printed representation of a received DTE, rendered from the issuer's XML (the resolution is not in a DTE: the line prints without it). Same query as /api/v1/dte/{id}/pdf.",
+        params: idParams,
+        querystring: pdfQuery,
+        response: { 200: pdfResponse, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const row = await byId(request.params.id, request);
+      const { format, cedible } = request.query;
+      checkCedible(row.tipo_dte, cedible);
+      const pdf = await renderPdf(row.xml, { format, cedible }); // the stored text: no re-encoding
+      return reply.header('content-type', 'application/pdf').header('content-disposition', `inline; filename="R${row.rut_emisor}T${row.tipo_dte}F${row.folio}.pdf"`).send(pdf);
+    },
+  );
+
   app.post<{ Body: { received_id: number; response: ResponseName; glosa?: string; recinto?: string; cod_rch_dsc?: number; register_rcv?: boolean; rcv_action?: 'ACD' | 'RCD' | 'ERM' | 'RFP' | 'RFT' } }>(
     '/api/v1/dte/send_response',
     {
       schema: {
         tags: ['received'],
         description:
-          'Answer a received DTE: acuse_recibo → RecepcionEnvio (the envelope), aceptar / aceptar_con_discrepancias / rechazar → ResultadoDTE, recibo_mercaderias → EnvioRecibos; signed with the company certificate and e-mailed to the issuer (CorreoEmisor, else the envelope sender). With `register_rcv` (default) the act is registered in the SII RCV first (aceptar → ACD, rechazar → RCD or `rcv_action` RFP/RFT, recibo_mercaderias → ERM; types 33, 34, 43): a refusal is 409 ERR_RCV_REFUSED with the SII codResp (`sii_cod_resp`) and nothing is sent.',
+          'Answer a received DTE: acuse_recibo → RecepcionEnvio (the envelope), aceptar / aceptar_con_discrepancias / rechazar → ResultadoDTE, recibo_mercaderias → EnvioRecibos; signed with the company certificate and e-mailed to the issuer (the envelope sender, else CorreoEmisor). With `register_rcv` (default) the act is registered in the SII RCV first (aceptar → ACD, rechazar → RCD or `rcv_action` RFP/RFT, recibo_mercaderias → ERM; types 33, 34, 43): a refusal is 409 ERR_RCV_REFUSED with the SII codResp (`sii_cod_resp`) and nothing is sent.',
         body: sendResponseBody,
         response: { 200: sendResponseResponse, ...errorResponses },
       },
