@@ -1,18 +1,26 @@
 #!/usr/bin/env node
 // `npm run eval -- <name>`: run an evaluation (after `npm run build`). Extra arguments are passed on.
+// Each evaluation runs in its own process; the exit code is non-zero when any misses its targets.
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const EVALS = {
-  // AI service: folio usage forecasting (packages/forecast)
-  ai: 'packages/forecast/eval/run.js',
+  // AI service: pre-validation (packages/prevalidate) and folio usage forecasting (packages/forecast)
+  ai: ['packages/prevalidate/eval/run.js', 'packages/forecast/eval/run.js'],
+  prevalidate: ['packages/prevalidate/eval/run.js'],
+  forecast: ['packages/forecast/eval/run.js'],
 };
 const [name, ...rest] = process.argv.slice(2);
-const file = name === undefined ? undefined : EVALS[name];
-if (file === undefined) {
+const files = name === undefined ? undefined : EVALS[name];
+if (files === undefined) {
   console.error(`usage: npm run eval -- <${Object.keys(EVALS).join('|')}> [options]`);
   process.exit(2);
 }
-process.argv = [process.argv[0], path.join(root, file), ...rest];
-await import(pathToFileURL(path.join(root, file)).href);
+let failed = 0;
+for (const file of files) {
+  const r = spawnSync(process.execPath, [path.join(root, file), ...rest], { stdio: 'inherit' });
+  if (r.status !== 0) failed++;
+}
+process.exit(failed === 0 ? 0 : 1);

@@ -7,7 +7,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
 
-export const PERMISSIONS = ['dte:generate', 'dte:read', 'dte:respond', 'caf:manage', 'cert:manage', 'admin'] as const;
+export const PERMISSIONS = ['dte:generate', 'dte:read', 'dte:respond', 'caf:manage', 'cert:manage', 'ai:use', 'admin'] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
 export interface Principal {

@@ -92,7 +92,7 @@ describe('timbre token', () => {
     expect(r.status, r.stderr).toBe(0);
     const p = await verifyToken(r.stdout.trim(), jwtKeyFrom(secret));
     expect(p.companies).toEqual(['76086428-5']);
-    expect([...p.permissions].sort()).toEqual(['caf:manage', 'cert:manage', 'dte:generate', 'dte:read', 'dte:respond']);
+    expect([...p.permissions].sort()).toEqual(['ai:use', 'caf:manage', 'cert:manage', 'dte:generate', 'dte:read', 'dte:respond']);
     expect(p.dteTypes).toBeUndefined();
     await expect(verifyToken(r.stdout.trim(), jwtKeyFrom(randomBytes(32).toString('hex')))).rejects.toBeInstanceOf(AuthError);
   });

@@ -1,0 +1,3 @@
+export * from './codes.js';
+export * from './prevalidate.js';
+export * from './evaluate.js';
