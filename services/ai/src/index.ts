@@ -1,3 +1,3 @@
 export { aiService, buildApp, type AppConfig } from './app.js';
-export { toProblem, type Problem } from './problems.js';
+export { FieldError, STATUS_BY_CODE, type Problem } from './problems.js';
 export { forecastResponse, forecastBody } from './routes/forecast.js';

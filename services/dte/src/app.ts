@@ -4,59 +4,36 @@
  */
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
 import fp from 'fastify-plugin';
+import { authPlugin, openApiDocs, problemJson, problemServerOptions } from '@timbre/http';
 import type { AppConfig } from './config.js';
-import authPlugin from './plugins/auth.js';
 import cachePlugin from './plugins/cache.js';
 import dbPlugin from './plugins/db.js';
 import metricsPlugin from './plugins/metrics.js';
 import queuePlugin from './plugins/queue.js';
 import rateLimitPlugin from './plugins/rate-limit.js';
-import swaggerPlugin from './plugins/swagger.js';
-import { authChallenge, clientErrorHandler, frameworkErrorHandler, toProblem } from './problems.js';
+import { STATUS_BY_CODE } from './problems.js';
 import adminRoutes from './routes/admin.js';
 import dteRoutes from './routes/dte.js';
 import healthRoutes, { readiness } from './routes/health.js';
 import receivedRoutes from './routes/received.js';
 import webhookRoutes from './routes/webhooks.js';
-import { problemSchema } from './schemas.js';
 import { registerWebhookWorkers } from './services/webhooks.js';
 
 const service: FastifyPluginAsync<{ config: AppConfig }> = async (app, { config }) => {
   // Tier 1: infrastructure.
   await app.register(metricsPlugin);
-  await app.register(swaggerPlugin);
+  await app.register(openApiDocs, { title: 'Timbre DTE Service', version: '0.1.0', description: 'Issues, signs, sends and tracks Chilean DTEs (SII).' });
   await app.register(dbPlugin, { config });
   await app.register(readiness); // app.readinessChecks: what /ready reports (plugins add theirs)
   await app.register(cachePlugin, { config }); // app.cache (Redis or memory), app.siiTokens
   // From here on every SII client of the service (SignerCache) uses the shared TokenCache.
   config = { ...config, sii: { ...config.sii, tokenCache: app.siiTokens } };
   await app.register(queuePlugin, { config });
-  await app.register(authPlugin, { config });
+  await app.register(authPlugin, { auth: config });
   await app.register(rateLimitPlugin, { config }); // before any limited route; health/ready/metrics exempt
-  app.addSchema(problemSchema);
-
-  // One error handler for the whole service: code → status, problem+json, no internals on 5xx.
-  app.setErrorHandler((err, request, reply) => {
-    const { problem, internal } = toProblem(err);
-    if (internal || problem.status >= 500) request.log.error({ err }, 'request failed');
-    else request.log.info({ code: problem.code, status: problem.status }, 'request refused');
-    if (problem.status === 503) reply.header('retry-after', '30');
-    if (problem.status === 401) reply.header('www-authenticate', authChallenge(problem.code));
-    return reply.code(problem.status).type('application/problem+json').send(problem);
-  });
-  // JSON (and XML on the CAF route, PNG/JPEG on the logo route) only: without this, text/plain
-  // reached the handlers as a string.
-  app.removeContentTypeParser('text/plain');
-  app.setNotFoundHandler((request, reply) =>
-    reply.code(404).type('application/problem+json').send({
-      type: 'urn:timbre:problem:not-found',
-      title: 'Not Found',
-      status: 404,
-      detail: `no route ${request.method} ${request.url.split('?')[0]}`,
-      code: 'ERR_NOT_FOUND',
-      errors: [],
-    }),
-  );
+  // One error handler for the whole service: code → status, problem+json, no internals on 5xx;
+  // JSON only (the CAF route adds XML, the logo route PNG/JPEG); 404 as problem+json.
+  await app.register(problemJson, { statusByCode: STATUS_BY_CODE });
 
   // Tier 3: routes.
   await app.register(healthRoutes);
@@ -75,8 +52,7 @@ export async function buildApp(config: AppConfig, options: FastifyServerOptions 
     logger: config.logger ?? false,
     bodyLimit: 5 * 1024 * 1024,
     // Errors Fastify and Node answer outside the error handler get problem+json too.
-    frameworkErrors: frameworkErrorHandler,
-    clientErrorHandler,
+    ...problemServerOptions,
     // Never log request bodies or auth headers: certificates, passwords and tokens travel in them.
     ...options,
   });

@@ -1,29 +1,10 @@
 /**
- * RFC 9457 problem details and the one mapping from error codes to HTTP statuses.
- * Every error the service raises carries a stable `code`; the root error handler (app.ts) calls
- * `toProblem` and nothing else decides a status.
+ * The DTE service's error codes and the statuses of the package codes it can meet. The mapping to
+ * problem+json itself is @timbre/http's (shared with the AI service); nothing else decides a status.
  */
-import { STATUS_CODES } from 'node:http';
-import type { Duplex } from 'node:stream';
-import { TimbreError, TimbreValidationError } from '@timbre/dte';
-import { AuthError } from '@timbre/auth';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import { HttpError, createToProblem, type ProblemField } from '@timbre/http';
 
-export interface ProblemField {
-  field: string;
-  message: string;
-  code: string;
-}
-
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  code: string;
-  errors: ProblemField[];
-  [extension: string]: unknown;
-}
+export type { Problem, ProblemField } from '@timbre/http';
 
 /** Service-level error codes (the packages' codes are mapped in STATUS_BY_CODE). */
 export type ServiceErrorCode =
@@ -55,15 +36,10 @@ export type ServiceErrorCode =
   | 'ERR_RCV_REFUSED';
 
 /** An error raised by the service itself, with its status and optional problem extensions. */
-export class ServiceError extends Error {
-  constructor(
-    readonly code: ServiceErrorCode,
-    readonly status: number,
-    message: string,
-    readonly extensions: Record<string, unknown> = {},
-    readonly fields: ProblemField[] = [],
-  ) {
-    super(message);
+export class ServiceError extends HttpError {
+  declare readonly code: ServiceErrorCode;
+  constructor(code: ServiceErrorCode, status: number, message: string, extensions: Record<string, unknown> = {}, fields: ProblemField[] = []) {
+    super(code, status, message, extensions, fields);
     this.name = 'ServiceError';
   }
 }
@@ -112,132 +88,10 @@ const STATUS_BY_CODE: Record<string, number> = {
   ERR_ENVELOPE_INVALID: 500,
 };
 
-const TITLES: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  408: 'Request Timeout',
-  409: 'Conflict',
-  413: 'Payload Too Large',
-  415: 'Unsupported Media Type',
-  501: 'Not Implemented',
-  422: 'Unprocessable Content',
-  429: 'Too Many Requests',
-  431: 'Request Header Fields Too Large',
-  500: 'Internal Server Error',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-};
+/** Any thrown value → a problem (`internal`: log it as a bug). */
+export const toProblem = createToProblem(STATUS_BY_CODE);
 
-const typeUri = (code: string): string => `urn:timbre:problem:${code.toLowerCase().replace(/^err_/, '').replace(/_/g, '-')}`;
-
-function problem(status: number, code: string, detail: string, errors: ProblemField[] = [], ext: Record<string, unknown> = {}): Problem {
-  // Extensions never override the standard members.
-  return { ...ext, type: typeUri(code), title: TITLES[status] ?? 'Error', status, detail, code, errors };
-}
-
-const timbreField = (e: TimbreError): ProblemField => ({ field: e.field ?? '', message: e.message, code: e.code });
-
-interface FastifyLikeError {
-  code?: string;
-  statusCode?: number;
-  message: string;
-  validation?: Array<{ instancePath?: string; message?: string; params?: Record<string, unknown> }>;
-  validationContext?: string;
-}
-
-/**
- * Map any thrown value to a problem. 5xx problems never carry the internal message (`internal`
- * says whether the caller should log the error as a bug).
- */
-export function toProblem(err: unknown): { problem: Problem; internal: boolean } {
-  if (err instanceof ServiceError) {
-    return { problem: problem(err.status, err.code, err.message, err.fields, err.extensions), internal: false };
-  }
-  if (err instanceof AuthError) {
-    return { problem: problem(err.status, err.code, err.message), internal: false };
-  }
-  if (err instanceof TimbreValidationError) {
-    const status = STATUS_BY_CODE[err.code] ?? 422;
-    return { problem: problem(status, err.code, err.message, err.issues.map(timbreField)), internal: false };
-  }
-  if (err instanceof TimbreError) {
-    const status = STATUS_BY_CODE[err.code] ?? 500;
-    if (status >= 500 && status !== 502 && status !== 503) {
-      return { problem: problem(500, 'ERR_INTERNAL', 'internal error'), internal: true };
-    }
-    // SII errors: the SII's code and glosa are useful to the caller and contain no secrets.
-    return { problem: problem(status, err.code, err.message, err.field ? [timbreField(err)] : [], err.siiCode ? { sii_code: err.siiCode } : {}), internal: false };
-  }
-  const fe = err as FastifyLikeError;
-  if (fe && typeof fe === 'object' && Array.isArray(fe.validation)) {
-    const where = fe.validationContext ?? 'body';
-    const errors = fe.validation.map((v) => {
-      const missing = typeof v.params?.missingProperty === 'string' ? `/${v.params.missingProperty}` : '';
-      const path = `${v.instancePath ?? ''}${missing}`.replace(/^\//, '').replace(/\//g, '.');
-      return { field: path === '' ? where : path, message: v.message ?? 'invalid', code: 'ERR_INPUT_INVALID' };
-    });
-    return { problem: problem(400, 'ERR_BAD_REQUEST', `invalid ${where}`, errors), internal: false };
-  }
-  if (fe && typeof fe === 'object' && typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-    // Fastify's own client errors: malformed JSON, unsupported media type, body too large … under
-    // the service's stable codes (Fastify's name stays in `fastify_code`).
-    const fstCode = fe.code ?? '';
-    const code = FASTIFY_CODES[fstCode] ?? 'ERR_BAD_REQUEST';
-    const field = code === 'ERR_JSON_MALFORMED' || code === 'ERR_BODY_TOO_LARGE' || code === 'ERR_MEDIA_TYPE_UNSUPPORTED' ? [{ field: 'body', message: fe.message, code }] : [];
-    return { problem: problem(fe.statusCode, code, fe.message, field, fstCode ? { fastify_code: fstCode } : {}), internal: false };
-  }
-  if (err instanceof SyntaxError) {
-    return { problem: problem(400, 'ERR_BAD_REQUEST', 'malformed JSON body', [{ field: 'body', message: err.message, code: 'ERR_BAD_REQUEST' }]), internal: false };
-  }
-  return { problem: problem(500, 'ERR_INTERNAL', 'internal error'), internal: true };
-}
-
-const FASTIFY_CODES: Record<string, string> = {
-  FST_ERR_CTP_INVALID_JSON_BODY: 'ERR_JSON_MALFORMED',
-  FST_ERR_CTP_EMPTY_JSON_BODY: 'ERR_JSON_MALFORMED',
-  FST_ERR_CTP_BODY_TOO_LARGE: 'ERR_BODY_TOO_LARGE',
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'ERR_MEDIA_TYPE_UNSUPPORTED',
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'ERR_BAD_REQUEST',
-  FST_ERR_BAD_URL: 'ERR_URL_MALFORMED',
-};
+/** The package codes' statuses, for the problem+json plugin. */
+export { STATUS_BY_CODE };
 
 export const notFound = (what: string): ServiceError => new ServiceError('ERR_NOT_FOUND', 404, `${what} not found`);
-
-/** `WWW-Authenticate` for a 401 (RFC 9110 §11.6.1 requires one; RFC 6750 error for bad tokens). */
-export const authChallenge = (code: string): string =>
-  code === 'ERR_AUTH_MISSING' ? 'Bearer realm="timbre"' : 'Bearer realm="timbre", error="invalid_token"';
-
-/**
- * Fastify's `frameworkErrors`: errors raised before routing (a URL that does not decode, a path
- * parameter over maxParamLength) would otherwise get Fastify's own JSON body.
- */
-export function frameworkErrorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
-  const { problem: p, internal } = toProblem(err);
-  if (internal) request.log.error({ err }, 'request failed');
-  void reply.code(p.status).type('application/problem+json').send(p);
-}
-
-/**
- * Fastify's `clientErrorHandler`: requests Node's HTTP parser refuses (malformed request line,
- * headers over the size limit, request timeout) are answered on the raw socket, in problem+json
- * instead of Fastify's default JSON. Nothing of the request is echoed.
- */
-export function clientErrorHandler(err: Error & { code?: string }, socket: Duplex): void {
-  if (err.code === 'ECONNRESET' || socket.destroyed) return;
-  const [status, code, detail]: [number, string, string] =
-    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-      ? [408, 'ERR_REQUEST_TIMEOUT', 'the request was not received in time']
-      : err.code === 'HPE_HEADER_OVERFLOW'
-        ? [431, 'ERR_HEADERS_TOO_LARGE', 'the request headers are too large']
-        : [400, 'ERR_BAD_REQUEST', 'malformed HTTP request'];
-  const body = JSON.stringify(problem(status, code, detail));
-  if (socket.writable) {
-    socket.write(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: application/problem+json; charset=utf-8\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
-  }
-  socket.destroy(err);
-}

@@ -1,23 +1,9 @@
 /** JSON schemas of the routes (Fastify validation + OpenAPI). */
+import { problemResponses } from '@timbre/http';
 import { DTE_STATUSES } from '@timbre/store';
 
-export const problemSchema = {
-  $id: 'Problem',
-  type: 'object',
-  description: 'application/problem+json (RFC 9457)',
-  properties: {
-    type: { type: 'string' },
-    title: { type: 'string' },
-    status: { type: 'integer' },
-    detail: { type: 'string' },
-    code: { type: 'string' },
-    errors: { type: 'array', items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' }, code: { type: 'string' } } } },
-  },
-  additionalProperties: true,
-} as const;
-
-const problemRef = { $ref: 'Problem#' } as const;
-export const errorResponses = { 400: problemRef, 401: problemRef, 403: problemRef, 404: problemRef, 409: problemRef, 413: problemRef, 415: problemRef, 422: problemRef, 429: problemRef, 501: problemRef, 502: problemRef, 503: problemRef } as const;
+/** Every error status a route of this service may answer, as problem+json. */
+export const errorResponses = problemResponses(400, 401, 403, 404, 409, 413, 415, 422, 429, 501, 502, 503);
 
 const rut = { type: 'string', pattern: '^[0-9]{1,8}-[0-9Kk]$', examples: ['76086428-5'] } as const;
 const date = { type: 'string', pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' } as const;

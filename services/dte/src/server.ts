@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { jwtKeyFrom } from '@timbre/auth';
+import { listenAddress, runServer, serverLogger } from '@timbre/http';
 import { masterKeyFrom } from '@timbre/store';
 import { buildApp } from './app.js';
 import { DEFAULT_RATE_LIMIT } from './plugins/rate-limit.js';
@@ -10,8 +11,7 @@ import type { SiiEnvironmentName } from './config.js';
 
 const env = process.env;
 const databaseUrl = env.DATABASE_URL ?? 'sqlite:./.tmp/timbre.db';
-const port = Number(env.PORT ?? 8001);
-const host = env.HOST ?? '0.0.0.0';
+const address = listenAddress(env, 8001);
 const siiEnv = (env.SII_ENV ?? 'sim') as SiiEnvironmentName;
 if (!['sim', 'certificacion', 'produccion'].includes(siiEnv)) throw new Error(`SII_ENV must be sim, certificacion or produccion (got ${siiEnv})`);
 const siiUrl = env.SII_URL ?? (siiEnv === 'sim' ? 'http://127.0.0.1:8090' : undefined);
@@ -104,28 +104,10 @@ const app = await buildApp(
     // SII XML schemas: received documents are validated against them (absent: not schema-validated).
     ...(env.TIMBRE_SII_SCHEMAS ? { schemasDir: env.TIMBRE_SII_SCHEMAS } : {}),
     // Pretty output is a TTY concern, not an environment one.
-    logger: { level: env.LOG_LEVEL ?? 'info', redact: ['req.headers.authorization', 'req.headers["x-api-key"]'] },
+    logger: serverLogger(env.LOG_LEVEL),
   },
   { connectionTimeout: 130_000, requestTimeout: 150_000, keepAliveTimeout: 75_000 },
 );
 for (const n of notices) app.log.warn(n);
 
-let closing = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    if (closing) return;
-    closing = true;
-    app.log.info({ signal }, 'closing');
-    const force = setTimeout(() => process.exit(1), 10_000);
-    force.unref();
-    app.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        app.log.error({ err }, 'close failed');
-        process.exit(1);
-      },
-    );
-  });
-}
-
-await app.listen({ port, host });
+await runServer(app, address);

@@ -4,7 +4,7 @@ import type { FastifyBaseLogger, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import type { AppConfig } from '../config.js';
 import { ServiceError } from '../problems.js';
-import { authenticateRequest } from './auth.js';
+import { authenticateRequest } from '@timbre/http';
 
 /** Defaults: generous for an ERP issuing documents one request at a time, tight for a runaway loop. */
 export const DEFAULT_RATE_LIMIT = { max: 600, timeWindowMs: 60_000 } as const;

@@ -1,0 +1,3 @@
+export * from './problems.js';
+export * from './plugins.js';
+export * from './server.js';
