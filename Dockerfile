@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# The DTE service (and, with another command, the SII simulator): see compose.yaml.
+# The DTE service (and, with another command, the AI service or the SII simulator): see compose.yaml.
 # Build: docker build -t timbre/dte:local .   Run: see services/dte/README.md "Production shape".
 
 # --- build: install everything, compile, then drop the dev dependencies ---------------------------
@@ -28,6 +28,6 @@ ENV NODE_ENV=production \
     HOST=0.0.0.0
 COPY --from=build --chown=node:node /app /app
 USER node
-EXPOSE 8001
+EXPOSE 8001 8002
 # Exec form: node is PID 1 and receives SIGTERM (server.ts closes within 10 s).
 CMD ["node", "services/dte/dist/server.js"]

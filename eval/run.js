@@ -7,10 +7,14 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const EVALS = {
-  // AI service: pre-validation (packages/prevalidate) and folio usage forecasting (packages/forecast)
-  ai: ['packages/prevalidate/eval/run.js', 'packages/forecast/eval/run.js'],
+  // AI service: pre-validation, reconciliation, folio usage forecasting (each package's labelled set)
+  // the chat's retrieval over the SII knowledge base (packages/knowledge), the SII monitor's classifier
+  ai: ['packages/prevalidate/eval/run.js', 'packages/reconcile/eval/run.js', 'packages/forecast/eval/run.js', 'packages/knowledge/eval/run.js', 'packages/sii-monitor/eval/run.js'],
   prevalidate: ['packages/prevalidate/eval/run.js'],
+  reconcile: ['packages/reconcile/eval/run.js'],
   forecast: ['packages/forecast/eval/run.js'],
+  knowledge: ['packages/knowledge/eval/run.js'],
+  'sii-monitor': ['packages/sii-monitor/eval/run.js'],
 };
 const [name, ...rest] = process.argv.slice(2);
 const files = name === undefined ? undefined : EVALS[name];

@@ -1,7 +1,8 @@
 /**
  * The whole local stack in one process (`npm start`): the SII simulator, the DTE service on a
  * fresh SQLite database, the demo company registered with a test certificate and one simulator
- * CAF per document type uploaded — plus a token and a ready-to-paste curl that issues a factura.
+ * CAF per document type uploaded, and the AI service (its own SQLite database; Claude when
+ * ANTHROPIC_API_KEY is set) — plus a token and a ready-to-paste curl that issues a factura.
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
@@ -10,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { signToken } from '@timbre/auth';
 import { TIPOS_DTE, generateFixtures } from '@timbre/dte';
+import { buildApp as buildAiApp, llmConfigFromEnv, siiMonitorFromEnv } from '@timbre/ai-service';
 import { buildApp } from '@timbre/dte-service';
 import { createSimulator } from '@timbre/sii-sim';
 import { DEFAULT_PERMISSIONS } from './commands/token.js';
@@ -23,6 +25,7 @@ export interface StackOptions {
   /** Preferred ports; a taken one falls back to a free port. 0 = any free port. */
   servicePort?: number;
   simPort?: number;
+  aiPort?: number;
   host?: string;
   /** Secrets (jwt.secret, master.key, as `timbre serve dte`) and the stack database. Default `.tmp`. */
   dataDir?: string;
@@ -42,6 +45,7 @@ export interface IssueRequest {
 export interface Stack {
   serviceUrl: string;
   simUrl: string;
+  aiUrl: string;
   /** Every non-admin permission for the demo company, 12 h. */
   token: string;
   /** The factura request and the same as a shell command. */
@@ -98,6 +102,16 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const serviceUrl = await app.listen({ port: await portOrAny(opts.servicePort ?? 8001, host), host });
     log(`DTE service on ${serviceUrl}`);
 
+    // The AI service: same JWT secret (one token for both), its tools read the DTE service above.
+    // The SII monitor runs on demand only (POST /api/ai/sii/monitor) unless
+    // TIMBRE_SII_MONITOR_INTERVAL_MS says otherwise: a demo should not poll www.sii.cl by itself.
+    const aiEnv = { TIMBRE_SII_MONITOR_INTERVAL_MS: '0', ...process.env, TIMBRE_AI_DATABASE_URL: `sqlite:${path.join(dataDir, 'stack-ai.db')}` };
+    const llm = llmConfigFromEnv(process.env);
+    const ai = await buildAiApp({ jwtKey: config.jwtKey, dteServiceUrl: serviceUrl, ...siiMonitorFromEnv(aiEnv), ...(llm ? { llm } : {}) });
+    closers.push(() => ai.close());
+    const aiUrl = await ai.listen({ port: await portOrAny(opts.aiPort ?? 8002, host), host });
+    log(`AI service on ${aiUrl} (${llm ? `Claude ${llm.model}` : 'deterministic engines; set ANTHROPIC_API_KEY for Claude'})`);
+
     const token = await signToken({ sub: 'timbre-start', companies: [DEMO_RUT], permissions: DEFAULT_PERMISSIONS }, config.jwtKey, { expiresIn: '12h' });
     const auth = { authorization: `Bearer ${token}` };
     const post = async (p: string, body: unknown, type = 'application/json') => {
@@ -131,7 +145,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       headers: { ...auth, 'content-type': 'application/json', 'idempotency-key': randomUUID() },
       body: JSON.stringify(factura33()),
     };
-    return { serviceUrl, simUrl, token, request, curl: toCurl(request), notices, close };
+    return { serviceUrl, simUrl, aiUrl, token, request, curl: toCurl(request), notices, close };
   } catch (e) {
     await close();
     throw e;

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { AuthError, jwtKeyFrom, verifyToken } from '@timbre/auth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type Stack } from '../src/stack.js';
+import { factura33, startStack, type Stack } from '../src/stack.js';
 import { cliPath, timbre, tmpDir } from './helpers.js';
 
 /** The request a `curl -X M 'URL' -H 'k: v' … --data-raw 'BODY'` line makes (single-quoted shell words). */
@@ -39,7 +39,7 @@ describe('the local stack (npm start)', () => {
   const lines: string[] = [];
 
   beforeAll(async () => {
-    stack = await startStack({ servicePort: 0, simPort: 0, dataDir, statusDelayMs: 200, log: (l) => lines.push(l) });
+    stack = await startStack({ servicePort: 0, simPort: 0, aiPort: 0, dataDir, statusDelayMs: 200, log: (l) => lines.push(l) });
   });
   afterAll(async () => {
     await stack?.close();
@@ -81,6 +81,29 @@ describe('the local stack (npm start)', () => {
     const s = await fetch(`${stack.serviceUrl}/api/v1/dte/caf/status?rut_emisor=76086428-5`, { headers: { authorization: `Bearer ${stack.token}` } });
     const json = (await s.json()) as { tipos: Array<{ tipoDte: number }> };
     expect(json.tipos.map((t) => t.tipoDte).sort((a, b) => a - b)).toEqual([33, 34, 39, 41, 43, 46, 52, 56, 61, 110, 111, 112]);
+  });
+
+  it('runs the AI service with the same token; its chat reads the DTE service (offline engine)', async () => {
+    expect(stack.aiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(stack.aiUrl).not.toBe(stack.serviceUrl);
+    expect(((await (await fetch(`${stack.aiUrl}/ready`)).json()) as { status: string }).status).toBe('ready');
+    const auth = { authorization: `Bearer ${stack.token}`, 'content-type': 'application/json' };
+    const chat = await fetch(`${stack.aiUrl}/api/ai/sii/chat`, {
+      method: 'POST',
+      headers: { ...auth, accept: 'application/json' },
+      body: JSON.stringify({ message: '¿Cuántos folios de factura 33 me quedan en el CAF?', company_rut: '76086428-5', stream: false }),
+    });
+    const text = await chat.text();
+    expect(chat.status, text).toBe(200);
+    const answer = JSON.parse(text) as { engine: string; answer: string; tools_used: unknown[] };
+    expect(answer.engine).toBe('retrieval');
+    expect(JSON.stringify(answer.tools_used)).toContain('estado_cafs');
+    // The demo's CAFs are 1..1000; the answer quotes what the DTE service says.
+    expect(answer.answer).toMatch(/\b(999|1000|1\.000)\b/);
+    const pv = await fetch(`${stack.aiUrl}/api/v1/ai/prevalidate`, { method: 'POST', headers: auth, body: JSON.stringify({ dte_data: { ...factura33(), fecha_emision: new Date().toISOString().slice(0, 10) } }) });
+    const verdict = (await pv.json()) as { is_valid: boolean; issues: Array<{ code: string }> };
+    expect(pv.status).toBe(200);
+    expect(verdict.is_valid, JSON.stringify(verdict.issues)).toBe(true);
   });
 });
 

@@ -8,7 +8,7 @@ import { AuthError, signToken } from '@timbre/auth';
 import { TimbreError, TimbreValidationError } from '@timbre/dte';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HttpError, authPlugin, createToProblem, listenAddress, openApiDocs, problemJson, problemResponses, problemServerOptions } from '../src/index.js';
+import { HttpError, authPlugin, createToProblem, listenAddress, openApiDocs, problemJson, problemResponses, problemServerOptions, rateLimitFromEnv, rateLimitPlugin } from '../src/index.js';
 
 const jwtKey = new Uint8Array(randomBytes(32));
 let app: FastifyInstance;
@@ -139,5 +139,35 @@ describe('docs and bootstrap helpers', () => {
     const { problem, internal } = createToProblem()(new AuthError('ERR_AUTH_FORBIDDEN', 'no'));
     expect(internal).toBe(false);
     expect(problem.status).toBe(403);
+  });
+});
+
+describe('rateLimitPlugin', () => {
+  it('per principal, 429 problem+json with retry-after; probes exempt; RATE_LIMIT_* parsed', async () => {
+    const limited = Fastify({ logger: false, ...problemServerOptions });
+    await limited.register(authPlugin, { auth: { jwtKey } });
+    await limited.register(rateLimitPlugin, { limit: { max: 2, timeWindowMs: 60_000 }, auth: { jwtKey } });
+    await limited.register(problemJson, {});
+    limited.get('/health', async () => ({ status: 'ok' }));
+    limited.get('/x', async () => ({ ok: true }));
+    const base = await limited.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const a = await signToken({ sub: 'a', companies: ['76086428-5'], permissions: ['ai:use'] }, jwtKey);
+      const b = await signToken({ sub: 'b', companies: ['76086428-5'], permissions: ['ai:use'] }, jwtKey);
+      const get = (path: string, tok?: string) => fetch(`${base}${path}`, tok ? { headers: { authorization: `Bearer ${tok}` } } : {});
+      expect((await get('/x', a)).status).toBe(200);
+      expect((await get('/x', a)).status).toBe(200);
+      const refused = await get('/x', a);
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(await refused.json()).toMatchObject({ status: 429, code: 'ERR_RATE_LIMITED' });
+      expect((await get('/x', b)).status).toBe(200); // another principal, another budget
+      for (let i = 0; i < 5; i++) expect((await get('/health')).status).toBe(200);
+    } finally {
+      await limited.close();
+    }
+    expect(rateLimitFromEnv({})).toEqual({ max: 600, timeWindowMs: 60_000 });
+    expect(rateLimitFromEnv({ RATE_LIMIT_MAX: '0' })).toBe(false);
+    expect(() => rateLimitFromEnv({ RATE_LIMIT_MAX: '-1' })).toThrow(/RATE_LIMIT_MAX/);
   });
 });

@@ -389,7 +389,9 @@ function run(raw: unknown, ctx: PrevalidateContext, c: Collector, ran: (n: numbe
   if (input) {
     let dte: Dte | undefined;
     try {
-      dte = inputToDte(input, { fchEmis: today });
+      // Folio 0 or absent: the DTE service allocates it when issuing (api-contract.md), so the rules
+      // run on a placeholder folio — prevalidation normally happens before a folio exists.
+      dte = inputToDte(input, { fchEmis: today, folio: 1 });
     } catch (e) {
       c.fromTimbre(e, 'build');
     }

@@ -35,6 +35,15 @@ describe('clean documents', () => {
     expect(r.confidence).toBeGreaterThan(0.9);
   });
 
+  it.each([0, undefined])('folio %s (the service allocates it when issuing) is valid, before any folio exists', (folio) => {
+    const d = example(33);
+    if (folio === undefined) delete d.folio;
+    else d.folio = folio;
+    const r = prevalidate(d, ctxFor(33));
+    expect(r.issues.filter((i) => i.severity === 'error')).toEqual([]);
+    expect(r.is_valid).toBe(true);
+  });
+
   it('a document without context is valid with lower confidence', () => {
     const r = prevalidate(example(33), { today: TODAY });
     expect(r.is_valid).toBe(true);

@@ -4,7 +4,7 @@
  */
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
 import fp from 'fastify-plugin';
-import { authPlugin, openApiDocs, problemJson, problemServerOptions } from '@timbre/http';
+import { authPlugin, healthRoutes, openApiDocs, problemJson, problemServerOptions, readiness } from '@timbre/http';
 import type { AppConfig } from './config.js';
 import cachePlugin from './plugins/cache.js';
 import dbPlugin from './plugins/db.js';
@@ -14,7 +14,7 @@ import rateLimitPlugin from './plugins/rate-limit.js';
 import { STATUS_BY_CODE } from './problems.js';
 import adminRoutes from './routes/admin.js';
 import dteRoutes from './routes/dte.js';
-import healthRoutes, { readiness } from './routes/health.js';
+import { databaseReadiness } from './routes/health.js';
 import receivedRoutes from './routes/received.js';
 import webhookRoutes from './routes/webhooks.js';
 import { registerWebhookWorkers } from './services/webhooks.js';
@@ -25,6 +25,7 @@ const service: FastifyPluginAsync<{ config: AppConfig }> = async (app, { config 
   await app.register(openApiDocs, { title: 'Timbre DTE Service', version: '0.1.0', description: 'Issues, signs, sends and tracks Chilean DTEs (SII).' });
   await app.register(dbPlugin, { config });
   await app.register(readiness); // app.readinessChecks: what /ready reports (plugins add theirs)
+  await app.register(databaseReadiness);
   await app.register(cachePlugin, { config }); // app.cache (Redis or memory), app.siiTokens
   // From here on every SII client of the service (SignerCache) uses the shared TokenCache.
   config = { ...config, sii: { ...config.sii, tokenCache: app.siiTokens } };

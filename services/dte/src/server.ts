@@ -3,10 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { jwtKeyFrom } from '@timbre/auth';
-import { listenAddress, runServer, serverLogger } from '@timbre/http';
+import { listenAddress, rateLimitFromEnv, runServer, serverLogger } from '@timbre/http';
 import { masterKeyFrom } from '@timbre/store';
 import { buildApp } from './app.js';
-import { DEFAULT_RATE_LIMIT } from './plugins/rate-limit.js';
 import type { SiiEnvironmentName } from './config.js';
 
 const env = process.env;
@@ -79,11 +78,7 @@ const faultPoint = crashAt
   : undefined;
 
 // Per principal (IP when unauthenticated): RATE_LIMIT_MAX requests per RATE_LIMIT_WINDOW_MS; RATE_LIMIT_MAX=0 turns it off.
-const rateLimitMax = Number(env.RATE_LIMIT_MAX || DEFAULT_RATE_LIMIT.max);
-const rateLimitWindowMs = Number(env.RATE_LIMIT_WINDOW_MS || DEFAULT_RATE_LIMIT.timeWindowMs);
-if (!Number.isSafeInteger(rateLimitMax) || rateLimitMax < 0) throw new Error(`RATE_LIMIT_MAX must be an integer ≥ 0 (got ${env.RATE_LIMIT_MAX})`);
-if (!Number.isSafeInteger(rateLimitWindowMs) || rateLimitWindowMs < 1) throw new Error(`RATE_LIMIT_WINDOW_MS must be an integer ≥ 1 (got ${env.RATE_LIMIT_WINDOW_MS})`);
-const rateLimit = rateLimitMax === 0 ? (false as const) : { max: rateLimitMax, timeWindowMs: rateLimitWindowMs };
+const rateLimit = rateLimitFromEnv(env);
 
 const app = await buildApp(
   {

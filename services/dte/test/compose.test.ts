@@ -38,8 +38,8 @@ const services = compose.services;
 const dockerfile = read('Dockerfile');
 
 describe('compose.yaml', () => {
-  it('has postgres 16, rabbitmq 3 with management, redis 7, the simulator behind a profile, and dte', () => {
-    expect(Object.keys(services).sort()).toEqual(['dte', 'postgres', 'rabbitmq', 'redis', 'sii-sim']);
+  it('has postgres 16, rabbitmq 3 with management, redis 7, the simulator behind a profile, dte and ai', () => {
+    expect(Object.keys(services).sort()).toEqual(['ai', 'dte', 'postgres', 'rabbitmq', 'redis', 'sii-sim']);
     expect(services.postgres!.image).toMatch(/^postgres:16\b/);
     expect(services.rabbitmq!.image).toMatch(/^rabbitmq:3[.\d]*-management\b/);
     expect(services.redis!.image).toMatch(/^redis:7\b/);
@@ -49,7 +49,9 @@ describe('compose.yaml', () => {
   });
 
   it('gives dte only variables server.ts reads', () => {
-    const names = envNamesRead(read('services/dte/src/server.ts'));
+    // server.ts and the env readers of @timbre/http it calls (PORT/HOST, RATE_LIMIT_*).
+    const names = new Set(['services/dte/src/server.ts', 'packages/http/src/rate-limit.ts'].flatMap((f) => [...envNamesRead(read(f))]));
+    for (const n of ['PORT', 'HOST']) names.add(n);
     const env = Object.keys(services.dte!.environment ?? {});
     expect(env).toEqual(expect.arrayContaining(['DATABASE_URL', 'TIMBRE_MASTER_KEY', 'TIMBRE_JWT_SECRET', 'SII_ENV', 'SII_URL', 'QUEUE_URL', 'REDIS_URL']));
     const unknown = env.filter((name) => !names.has(name) && !PENDING_ISSUE_5.includes(name));
@@ -60,6 +62,21 @@ describe('compose.yaml', () => {
     // The secrets come from the operator, never from the file.
     for (const name of ['TIMBRE_MASTER_KEY', 'TIMBRE_JWT_SECRET']) expect(services.dte!.environment![name]).toMatch(/^\$\{[A-Z_]+:\?/);
     expect(services.dte!.environment!.DATABASE_URL).toMatch(/^postgres:\/\/timbre:\$\{POSTGRES_PASSWORD:\?[^}]*\}@postgres:5432\/timbre$/);
+  });
+
+  it('gives ai only variables its server reads (server.ts and the env readers it calls)', () => {
+    const names = new Set(
+      ['services/ai/src/server.ts', 'services/ai/src/monitor/env.ts', 'services/ai/src/config.ts', 'packages/http/src/rate-limit.ts'].filter((f) => existsSync(new URL(f, root))).flatMap((f) => [...envNamesRead(read(f))]),
+    );
+    for (const n of ['PORT', 'HOST']) names.add(n); // read by listenAddress (@timbre/http); the image's ENV says 8001
+    const env = Object.keys(services.ai!.environment ?? {});
+    expect(env).toEqual(expect.arrayContaining(['TIMBRE_JWT_SECRET', 'TIMBRE_AI_DATABASE_URL', 'TIMBRE_DTE_URL', 'ANTHROPIC_API_KEY', 'ODOO_WEBHOOK_URL', 'TIMBRE_AI_WEBHOOK_SECRET']));
+    expect(env.filter((name) => !names.has(name))).toEqual([]);
+    expect(services.ai!.environment!.TIMBRE_JWT_SECRET).toMatch(/^\$\{[A-Z_]+:\?/);
+    expect(services.ai!.command).toEqual(['node', 'services/ai/dist/server.js']);
+    expect(existsSync(new URL('services/ai/dist/server.js', root))).toBe(true);
+    expect(services.ai!.healthcheck!.test.join(' ')).toContain('http://127.0.0.1:8002/ready');
+    expect(services.ai!.depends_on!.postgres).toEqual({ condition: 'service_healthy' });
   });
 
   it('gives sii-sim only variables its server reads', () => {

@@ -103,3 +103,27 @@ describe('status poller: a claim whose answer is lost', () => {
     expect(Date.parse(released.next_poll_at as string)).toBeLessThanOrEqual(Date.now());
   });
 });
+
+describe('GET /api/v1/dte/status racing the poller', () => {
+  let ctx: Ctx;
+  beforeAll(async () => {
+    ctx = await setup({ pipeline: { recoveryIntervalMs: false, poll: false } });
+    await provision(ctx, 5);
+  });
+  afterAll(async () => ctx.close());
+
+  it('answers what is stored when the document moved on during its SII call (not the row read before it)', async () => {
+    const r = await call(ctx, 'POST', '/api/v1/dte/generate', { body: doc33() });
+    expect(r.json.status).toBe('sent');
+    const id = r.json.id as number;
+    // The SII's status answer is held 400 ms; meanwhile "the poller" records the final state.
+    const fault = await fetch(`${ctx.simUrl}/sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'latency', path: 'QueryEstUp', latencyMs: 400, count: 1 }) });
+    expect(fault.status, await fault.text()).toBeLessThan(300);
+    const pending = call(ctx, 'GET', `/api/v1/dte/status?rut_emisor=${RUT}&dte_type=33&folio=${r.json.folio as number}`);
+    await sleep(150);
+    await ctx.app.db.updateTable('dte').set({ status: 'accepted', sii_status: 'EPR' }).where('id', '=', id).execute();
+    const s = await pending;
+    expect(s.status, s.text).toBe(200);
+    expect(s.json).toMatchObject({ final: true, status: 'accepted', sii_status: 'EPR' });
+  });
+});

@@ -1,126 +1,22 @@
-import rateLimit, { type FastifyRateLimitStore, type FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
+/**
+ * The DTE service's rate limit: @timbre/http's, sharing the cache's Redis connection when there is
+ * one (every instance one budget; see `rateLimitPlugin`).
+ */
 import { RedisCache } from '@timbre/cache';
-import type { FastifyBaseLogger, FastifyRequest, RouteOptions } from 'fastify';
+import { DEFAULT_RATE_LIMIT, rateLimitPlugin } from '@timbre/http';
 import fp from 'fastify-plugin';
 import type { AppConfig } from '../config.js';
-import { ServiceError } from '../problems.js';
-import { authenticateRequest } from '@timbre/http';
 
-/** Defaults: generous for an ERP issuing documents one request at a time, tight for a runaway loop. */
-export const DEFAULT_RATE_LIMIT = { max: 600, timeWindowMs: 60_000 } as const;
-
-/** Probes and scraping never count and are never refused (the orchestrator must always reach them). */
-const EXEMPT = new Set(['/health', '/ready', '/metrics']);
-const isExempt = (request: FastifyRequest): boolean => EXEMPT.has(request.routeOptions.url ?? '');
-
-/**
- * Rate limiting (@fastify/rate-limit), applied in `onRequest`, before the body is read.
- *
- * The key is the authenticated principal (`jwt:<sub>` / `api-key:<id>`), so every instance of an
- * ERP shares one budget wherever it connects from. The credentials are verified here (the result is
- * kept on `request.principal`, so the route does not verify them again): keying by the raw header,
- * or by a hash of it, would give whoever sends a fresh invalid token on every request a fresh
- * bucket. Requests without valid credentials are keyed by client IP (`request.ip`: set Fastify's
- * `trustProxy` when the service runs behind a proxy) and go on to their 401 if not refused first.
- *
- * A refusal is the error thrown by `errorResponseBuilder`, mapped by the root error handler to 429
- * problem+json `ERR_RATE_LIMITED`; the plugin sets `retry-after` (seconds) and `x-ratelimit-*`.
- *
- * Store: with Redis (`config.redisUrl`), one budget for every instance — `redisWindowStore`, over
- * the cache's connection, keys `<cachePrefix>rate-limit:<key>`; while Redis does not answer it
- * counts per process (never a 500, never unlimited) and logs it once. Without Redis: in memory, per
- * process (the plugin's LocalStore).
- */
-/** Fixed window per key: INCR, and PEXPIRE on the window's first hit → [count, ms left]. */
-const WINDOW_LUA = `local n = redis.call('INCR', KEYS[1])
-local ttl = redis.call('PTTL', KEYS[1])
-if n == 1 or ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) ttl = tonumber(ARGV[1]) end
-return {n, ttl}`;
-
-type IncrCallback = (error: Error | null, result?: { current: number; ttl: number }) => void;
-type RedisClient = RedisCache['client'];
-
-/** Per-process fixed windows (at most 10 000 keys): what counts while Redis does not answer. */
-class LocalWindows {
-  private readonly windows = new Map<string, { current: number; resetAt: number }>();
-  incr(key: string, timeWindow: number): { current: number; ttl: number } {
-    const now = Date.now();
-    let w = this.windows.get(key);
-    if (!w || w.resetAt <= now) {
-      if (this.windows.size >= 10_000) {
-        for (const [k, v] of this.windows) if (v.resetAt <= now) this.windows.delete(k);
-        if (this.windows.size >= 10_000) this.windows.delete(this.windows.keys().next().value as string);
-      }
-      w = { current: 0, resetAt: now + timeWindow };
-      this.windows.set(key, w);
-    }
-    w.current++;
-    return { current: w.current, ttl: w.resetAt - now };
-  }
-}
-
-/** The plugin's store contract over Redis (one budget for every instance), per process while Redis fails. */
-export function redisWindowStore(redis: RedisClient, namespace: string, log: FastifyBaseLogger): FastifyRateLimitStoreCtor {
-  const local = new LocalWindows();
-  let degraded = false;
-  class RedisWindowStore implements FastifyRateLimitStore {
-    // The plugin constructs the store with its options; only child() passes a namespace.
-    constructor(
-      _options?: unknown,
-      private readonly ns: string = namespace,
-    ) {}
-    incr(key: string, callback: IncrCallback, timeWindow: number = DEFAULT_RATE_LIMIT.timeWindowMs): void {
-      redis.eval(WINDOW_LUA, 1, this.ns + key, timeWindow).then(
-        (r) => {
-          if (degraded) {
-            degraded = false;
-            log.info('rate limit: Redis answers again, one budget for every instance');
-          }
-          const [current, ttl] = r as [number, number];
-          callback(null, { current, ttl });
-        },
-        (err: unknown) => {
-          if (!degraded) {
-            degraded = true;
-            log.warn({ err: { message: (err as Error)?.message } }, 'rate limit: Redis does not answer, counting per instance until it does');
-          }
-          callback(null, local.incr(this.ns + key, timeWindow));
-        },
-      );
-    }
-    child(routeOptions: RouteOptions & { path: string; prefix: string }): FastifyRateLimitStore {
-      return new RedisWindowStore(undefined, `${this.ns}${String(routeOptions.method)}${routeOptions.url}-`);
-    }
-  }
-  return RedisWindowStore;
-}
+export { DEFAULT_RATE_LIMIT };
 
 export default fp<{ config: AppConfig }>(
   async (app, { config }) => {
-    const settings = config.rateLimit ?? DEFAULT_RATE_LIMIT;
-    if (settings === false) return;
     const shared = app.cache instanceof RedisCache ? app.cache : undefined;
-    await app.register(rateLimit, {
-      global: true,
-      ...(shared ? { store: redisWindowStore(shared.client, `${shared.prefix}rate-limit:`, app.log) } : {}),
-      hook: 'onRequest',
-      max: settings.max,
-      timeWindow: settings.timeWindowMs,
-      allowList: (request) => isExempt(request),
-      keyGenerator: async (request) => {
-        if (isExempt(request)) return 'exempt';
-        try {
-          const principal = await authenticateRequest(request, config);
-          return `${principal.kind}:${principal.sub}`;
-        } catch {
-          return `ip:${request.ip}`;
-        }
-      },
-      errorResponseBuilder: (_request, context) =>
-        new ServiceError('ERR_RATE_LIMITED', 429, `rate limit exceeded: at most ${context.max} requests per ${settings.timeWindowMs / 1000} s; retry in ${context.after}`, {
-          retry_after: Math.max(1, Math.ceil(context.ttl / 1000)),
-        }),
+    await app.register(rateLimitPlugin, {
+      limit: config.rateLimit ?? DEFAULT_RATE_LIMIT,
+      auth: config,
+      ...(shared ? { redis: { client: shared.client, prefix: shared.prefix } } : {}),
     });
   },
-  { fastify: '5.x', name: 'timbre-rate-limit', dependencies: ['timbre-auth', 'timbre-cache'] },
+  { fastify: '5.x', name: 'timbre-dte-rate-limit', dependencies: ['timbre-auth', 'timbre-cache'] },
 );

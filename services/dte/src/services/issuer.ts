@@ -302,8 +302,14 @@ export async function querySiiStatus(deps: IssuerDeps, q: { rutEmisor: string; t
   if (status !== undefined && status !== row.status) {
     const next = status;
     const [changed] = await writeTransaction(db, (trx) => transition(trx, [row], [row.status], { status: next, siiStatus, errorMessage, display, extra: { next_poll_at: null } }));
-    updated = changed ?? row;
-    metrics.documents.inc({ dte_type: String(q.tipoDte), status });
+    if (changed) {
+      updated = changed;
+      metrics.documents.inc({ dte_type: String(q.tipoDte), status });
+    } else {
+      // The guarded transition found the row moved on: the status poller recorded the same answer
+      // meanwhile. Answer with what is stored now, not with the row read before the SII call.
+      updated = (await findDteByKey(db, q)) ?? row;
+    }
   } else if (siiStatus !== row.sii_status) {
     updated = (await updateDteStatus(db, q, { status: row.status, siiStatus })) ?? row;
   }
