@@ -54,35 +54,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { addDays, dots, dv, generatorArgs, mulberry32 } from './gen-lib.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const si = process.argv.indexOf('--seed');
-const SEED = si > 0 ? Number(process.argv[si + 1]) : 7031;
-const oi = process.argv.indexOf('--out');
-const OUT = oi > 0 ? path.resolve(process.argv[oi + 1]) : path.join(here, 'data');
+const { seed: SEED, out: OUT } = generatorArgs(process.argv, 7031, path.join(here, 'data'));
 
-function mulberry32(a) {
-  return () => {
-    a |= 0;
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-function dv(n) {
-  let s = 0;
-  let f = 2;
-  for (const c of String(n).split('').reverse()) {
-    s += Number(c) * f;
-    f = f === 7 ? 2 : f + 1;
-  }
-  const r = 11 - (s % 11);
-  return r === 11 ? '0' : r === 10 ? 'K' : String(r);
-}
-const dots = (d) => String(d).replace(/\B(?=(\d{3})+(?!\d))/g, '.');
-const addDays = (date, n) => new Date(Date.parse(`${date}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10);
 const MONTHS = ['enero', 'febrero', 'marzo', 'abril', 'mayo', 'junio', 'julio', 'agosto', 'septiembre', 'octubre', 'noviembre', 'diciembre'];
 
 const PRODUCTS = [

@@ -23,22 +23,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { addDays, dots, dv, generatorArgs, mulberry32 } from './gen-lib.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const i = process.argv.indexOf('--seed');
-const SEED = i > 0 ? Number(process.argv[i + 1]) : 20261204;
-const o = process.argv.indexOf('--out');
-const OUT = o > 0 ? path.resolve(process.argv[o + 1]) : path.join(here, 'data');
+const { seed: SEED, out: OUT } = generatorArgs(process.argv, 20261204, path.join(here, 'data'));
 
-function mulberry32(a) {
-  return () => {
-    a |= 0;
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SCENARIOS = [
   { name: 'pyme-mes', suppliers: 8, flows: 55, start: '2026-03-01', days: 31 },
@@ -56,18 +45,6 @@ const PRODUCTS = [
 const NAMES = ['Comercial', 'Distribuidora', 'Ferretería', 'Servicios', 'Importadora', 'Transportes', 'Inversiones', 'Sociedad'];
 const LAST = ['Andes', 'del Pacífico', 'Los Aromos', 'Santa Elena', 'Ñuble', 'Austral', 'Cordillera', 'La Frontera', 'Valparaíso', 'Magallanes'];
 
-function dv(n) {
-  let s = 0;
-  let f = 2;
-  for (const c of String(n).split('').reverse()) {
-    s += Number(c) * f;
-    f = f === 7 ? 2 : f + 1;
-  }
-  const r = 11 - (s % 11);
-  return r === 11 ? '0' : r === 10 ? 'K' : String(r);
-}
-const dots = (d) => String(d).replace(/\B(?=(\d{3})+(?!\d))/g, '.');
-const addDays = (date, n) => new Date(Date.parse(`${date}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10);
 
 function scenario(sc, seed) {
   const rnd = mulberry32(seed);

@@ -11,6 +11,7 @@ import { startFakeAnthropic, type FakeAnthropic } from '@timbre/llm/testing';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
+import { request } from './http.js';
 import { NO_MODEL_NOTICE, plannedCalls, typeMentioned } from '../src/chat/engine.js';
 import { buildTools, runTool } from '../src/chat/tools.js';
 import { DteClient } from '../src/dte-client.js';
@@ -76,19 +77,8 @@ async function chatStream(base: string, body: unknown, opts: { token?: string | 
   return out;
 }
 
-const chatJson = async (base: string, body: unknown, tok: string | null = user, headers: Record<string, string> = {}) => {
-  const h: Record<string, string> = { 'content-type': 'application/json', ...headers };
-  if (tok !== null) h.authorization = `Bearer ${tok}`;
-  const res = await fetch(`${base}/api/ai/sii/chat`, { method: 'POST', headers: h, body: JSON.stringify(body) });
-  const text = await res.text();
-  let json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, json, text };
-};
+const chatJson = (base: string, body: unknown, tok: string | null = user, headers: Record<string, string> = {}) =>
+  request(base, 'POST', '/api/ai/sii/chat', { token: tok, body, headers });
 
 let dte: Ctx;
 let ai: FastifyInstance;

@@ -3,6 +3,7 @@ import { signToken, type Permission } from '@timbre/auth';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
+import { request } from './http.js';
 
 const RUT = '76086428-5';
 const OTHER_RUT = '77894717-K';
@@ -14,25 +15,8 @@ let user: string;
 const token = (permissions: Permission[], companies = [RUT], dteTypes?: number[]): Promise<string> =>
   signToken({ sub: 'test', companies, permissions, ...(dteTypes ? { dteTypes } : {}) }, jwtKey);
 
-async function call(method: string, path: string, opts: { token?: string | null; body?: unknown; raw?: string } = {}) {
-  const headers: Record<string, string> = {};
-  const tok = opts.token === undefined ? user : opts.token;
-  if (tok !== null) headers.authorization = `Bearer ${tok}`;
-  let body: string | undefined;
-  if (opts.raw !== undefined || opts.body !== undefined) {
-    body = opts.raw ?? JSON.stringify(opts.body);
-    headers['content-type'] = 'application/json';
-  }
-  const res = await fetch(`${url}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) });
-  const text = await res.text();
-  let json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, json, text };
-}
+const call = (method: string, path: string, opts: { token?: string | null; body?: unknown; raw?: string } = {}) =>
+  request(url, method, path, { ...opts, token: opts.token === undefined ? user : opts.token });
 
 /** `weeks` weeks from Monday 2025-09-01: weekdays ~40 (a little noise), Saturday 8, Sunday 2. */
 function weekly(weeks = 12): Record<string, number> {

@@ -8,6 +8,7 @@ import { signToken, type Permission } from '@timbre/auth';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
+import { request } from './http.js';
 
 const COMPANY = '76086428-5';
 const OTHER = '77894717-K';
@@ -19,12 +20,7 @@ let user: string;
 
 const token = (permissions: Permission[], companies = [COMPANY]): Promise<string> => signToken({ sub: 'test', companies, permissions }, jwtKey);
 
-async function post(body: unknown, tok: string | null = user) {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (tok !== null) headers.authorization = `Bearer ${tok}`;
-  const res = await fetch(`${url}/api/v1/ai/reconcile`, { method: 'POST', headers, body: JSON.stringify(body) });
-  return { status: res.status, headers: res.headers, json: (await res.json()) as any }; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
+const post = (body: unknown, tok: string | null = user) => request(url, 'POST', '/api/v1/ai/reconcile', { token: tok, body });
 
 const iva = (n: number) => Math.round(n * 0.19);
 const factura = (folio: number, neto: number, extra: Record<string, unknown> = {}) => ({ tipo_dte: 33, folio, rut_emisor: '96.874.030-k', fecha_emision: '2026-03-10', monto_neto: neto, iva: iva(neto), monto_total: neto + iva(neto), ...extra });
