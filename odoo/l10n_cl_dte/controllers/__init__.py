@@ -1,0 +1,2 @@
+"""HTTP controllers (webhooks) of the Timbre DTE addon."""
+from . import webhook

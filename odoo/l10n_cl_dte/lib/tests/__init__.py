@@ -1,0 +1,1 @@
+"""Unit tests of the pure-Python helpers (no Odoo): see ../../README.md."""
