@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 /**
  * @timbre/llm against the fake Anthropic server through the real SDK (baseURL): structured output,
  * each failure mode's code, SDK retries, the timeout, the budget, the streamed tool loop, and that
@@ -245,7 +246,8 @@ describe('chat', () => {
 });
 
 describe('secrets never reach the wire', () => {
-  const pem = `-----BEGIN PRIVATE KEY-----\n${'MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7'.repeat(6)}\n-----END PRIVATE KEY-----`;
+  // A real key, generated here (no key material is committed).
+  const pem = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString().trim();
   const pfx = 'MIIKPAIBAzCCCfYGCSqGSIb3DQEHAaCCCecEggnjMIIJ3zCCBgAGCSqGSIb3DQEHAaCCBfEEggXtMIIF6TCCBeUGCyqGSIb3DQEMCgEC'.repeat(3);
   const input = {
     folio: 15,
@@ -289,7 +291,7 @@ describe('secrets never reach the wire', () => {
     for await (const ev of l.chat({ system: 's', messages: [{ role: 'user', content: `${JSON.stringify(input)}` }], tools: [] })) void ev;
     expect(fake.requests).toHaveLength(2);
     for (const r of fake.requests) {
-      for (const secret of ['BEGIN PRIVATE KEY', pfx.slice(0, 60), 'MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEA']) expect(r.raw).not.toContain(secret);
+      for (const secret of ['PRIVATE KEY', pfx.slice(0, 60), pem.split('\n')[1]!.slice(0, 40)]) expect(r.raw).not.toContain(secret);
     }
     for (const secret of ['SuperClave123', 'Secreta!2026', 'sk-live-abc']) expect(fake.requests[0]!.raw).not.toContain(secret);
   });

@@ -4,7 +4,7 @@
  * findings, every failure mode falling back with `llm_error`, secrets never on the wire, and the
  * 400/401/403/422 problems.
  */
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -197,7 +197,8 @@ describe('with Claude (fake Anthropic server)', () => {
   it('certificates, keys and passwords never reach Anthropic', async () => {
     fake.enqueue({ kind: 'tool_use', name: 'informar_plausibilidad', input: { issues: [], recommendations: [], confidence: 0.9 } });
     const pfx = 'MIIKPAIBAzCCCfYGCSqGSIb3DQEHAaCCCecEggnjMIIJ3zCCBgAGCSqGSIb3DQEHAaCCBfEEggXtMIIF6TCCBeUGCyqGSIb3DQEMCgEC'.repeat(3);
-    const pem = `-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n-----END RSA PRIVATE KEY-----`;
+    // A real key, generated here (no key material is committed).
+    const pem = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs1', format: 'pem' }).toString().trim();
     const d = doc();
     d.certificado = { pfx_base64: pfx, password: 'ClaveCert2026' };
     d.caf_xml = '<AUTORIZACION><CAF>…</CAF><RSASK>secreto</RSASK></AUTORIZACION>';
@@ -207,7 +208,7 @@ describe('with Claude (fake Anthropic server)', () => {
     expect(r.status).toBe(200);
     expect(r.json.engine).toBe('deterministic+claude');
     const raw = fake.requests[0]!.raw;
-    for (const secret of ['ClaveCert2026', pfx.slice(0, 50), 'PRIVATE KEY', 'MIIEowIBAAKCAQEAu1SU1', 'RSASK', 'MiClaveSII', 'sk-live-x']) expect(raw).not.toContain(secret);
+    for (const secret of ['ClaveCert2026', pfx.slice(0, 50), 'PRIVATE KEY', pem.split('\n')[1]!.slice(0, 40), 'RSASK', 'MiClaveSII', 'sk-live-x']) expect(raw).not.toContain(secret);
     expect(raw).toContain('Intel Core i5');
   });
 
